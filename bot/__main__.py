@@ -1,0 +1,95 @@
+"""``python -m bot``: settings → database → migrations → services → bot → connect.
+
+Exit codes: 0 after a clean shutdown, 2 for a missing/malformed setting or a token Discord
+rejects, 1 for anything else (logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import discord
+
+from bot.app import KinshipBot
+from bot.config import Settings, SettingsError, configure_logging
+from bot.db import Database
+from bot.models.base import utcnow
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.services.context import ServiceContext
+
+log = logging.getLogger("bot")
+
+
+def build(settings: Settings) -> tuple[KinshipBot, Database]:
+    """Construct every dependency in one place and hand it to the bot."""
+    db = Database.from_url(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        statement_cache=settings.db_statement_cache,
+    )
+    services = Services.build(ServiceContext(db=db))
+    scheduler = Scheduler(now=utcnow)
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    bot = KinshipBot(settings=settings, db=db, services=services, scheduler=scheduler, now=utcnow)
+    return bot, db
+
+
+async def run(settings: Settings) -> int:
+    """Run until a signal or a fatal error; always close the database."""
+    bot, db = build(settings)
+    try:
+        await db.migrate()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
+                loop.add_signal_handler(sig, lambda s=sig: _stop(bot, s))
+        async with bot:
+            await bot.start(settings.discord_token)
+    except discord.LoginFailure:
+        print(
+            "DISCORD_TOKEN was rejected by Discord. Reset the token in the developer portal "
+            "(Applications → your app → Bot) and put the new one in .env.",
+            file=sys.stderr,
+        )
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print("Discord refused an intent. Kinship needs no privileged intents; check SHARD settings.", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+    return 0
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _stop(bot: KinshipBot, sig: signal.Signals) -> None:
+    log.info("received %s, shutting down", sig.name)
+    task = asyncio.get_running_loop().create_task(bot.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"Kinship cannot start: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The bot: holds settings, database, services and scheduler, all built outside and passed in."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot.config import Settings
+from bot.db import Database
+from bot.i18n.translator import KinshipTranslator
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.ui import NO_PINGS, report_error
+
+log = logging.getLogger(__name__)
+
+
+def all_extensions() -> list[str]:
+    """Every extension module under ``cogs/`` (``_`` modules are helpers); ``setup`` loads first
+    because other cogs add subcommands to ``/setup``."""
+    names = sorted(m.name for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_"))
+    names.sort(key=lambda n: n != "setup")
+    return [f"{cogs.__name__}.{n}" for n in names]
+
+
+def intents() -> discord.Intents:
+    """Only what Kinship needs. No MESSAGE_CONTENT, no privileged intents."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True  # activity (author and time only; content arrives empty)
+    wanted.guild_reactions = True  # activity
+    wanted.dm_messages = False
+    return wanted
+
+
+class KinshipTree(app_commands.CommandTree["KinshipBot"]):
+    """One error handler for every application command."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Render check failures, cooldowns, conversion and service errors; log the rest with an id."""
+        await report_error(interaction, error)
+
+
+class KinshipBot(commands.AutoShardedBot):
+    """Kinship's ``commands.Bot``. Build it with everything it needs; it builds nothing itself."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        services: Services,
+        scheduler: Scheduler,
+        now: Callable[[], datetime],
+        extensions: Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=NO_PINGS,
+            tree_cls=KinshipTree,
+            help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
+            member_cache_flags=discord.MemberCacheFlags.from_intents(intents()),
+            chunk_guilds_at_startup=False,
+        )
+        self.settings = settings
+        self.db = db
+        self.services = services
+        self.scheduler = scheduler
+        self.now = now
+        self.extension_names = list(extensions) if extensions is not None else all_extensions()
+        self._shutdown_hooks: list[Callable[[], Awaitable[object]]] = []
+        self.synced_commands: list[app_commands.AppCommand] = []
+
+    def on_shutdown(self, hook: Callable[[], Awaitable[object]]) -> None:
+        """Run ``hook`` when the bot closes (e.g. flush buffered writes)."""
+        self._shutdown_hooks.append(hook)
+
+    async def setup_hook(self) -> None:
+        """Load every cog (a broken one stops start-up), start the clock, sync commands."""
+        await self.tree.set_translator(KinshipTranslator())
+        for name in self.extension_names:
+            await self.load_extension(name)
+        self.scheduler.start()
+        if self.settings.sync_commands:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Sync to ``DEV_GUILD_ID`` when set (instant), globally otherwise."""
+        if self.settings.dev_guild_id:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            self.synced_commands = await self.tree.sync(guild=guild)
+        else:
+            self.synced_commands = await self.tree.sync()
+        log.info("synced %d application commands", len(self.synced_commands))
+        return self.synced_commands
+
+    async def on_ready(self) -> None:
+        """Log who we are."""
+        log.info("connected as %s in %d guild(s)", self.user, len(self.guilds))
+
+    async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
+        """Never crash on an event handler's error; log it with an id."""
+        log.exception("error in event %s (args=%r)", event_method, args[:2])
+
+    async def close(self) -> None:
+        """Stop the clock, flush what is buffered, then disconnect."""
+        await self.scheduler.shutdown()
+        for hook in self._shutdown_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook %r failed", hook)
+        self._shutdown_hooks.clear()
+        await super().close()

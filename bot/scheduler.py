@@ -1,0 +1,123 @@
+"""The clock. Schedules live in tables; this only wakes services up.
+
+Every job is a coroutine ``job(now)`` registered by a cog at load time. APScheduler (3.x, memory
+job store — two schedulers must never share a store) calls :meth:`Scheduler.run` on an interval;
+the job asks the database what is due at ``now`` and does it idempotently (unique keys), so a
+restart, a missed run or a second process never sends twice. Tests skip APScheduler and call
+:meth:`Scheduler.run` with a controlled clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[datetime], Awaitable[object]]
+
+
+class Leadership(Protocol):
+    """Decides whether this process runs the scheduled jobs (see issue #10)."""
+
+    async def is_leader(self) -> bool:
+        """Whether jobs should run in this process now."""
+        ...
+
+    async def release(self) -> None:
+        """Give up leadership (on shutdown)."""
+        ...
+
+
+class AlwaysLeader:
+    """The single-process default."""
+
+    async def is_leader(self) -> bool:
+        """Always lead."""
+        return True
+
+    async def release(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: str
+    seconds: float
+    job: Job
+
+
+class Scheduler:
+    """Registers periodic jobs and runs them with the injected clock."""
+
+    def __init__(
+        self, now: Callable[[], datetime], leadership: Leadership | None = None, *, ticking: bool = True
+    ) -> None:
+        self.now = now
+        self.ticking = ticking  # tests turn the wall clock off and call run() themselves
+        self.leadership: Leadership = leadership or AlwaysLeader()
+        self._jobs: dict[str, _Entry] = {}
+        self._aps: AsyncIOScheduler | None = None
+
+    @property
+    def jobs(self) -> list[str]:
+        """Names of the registered jobs."""
+        return list(self._jobs)
+
+    def every(self, name: str, seconds: float, job: Job) -> None:
+        """Run ``job(now)`` every ``seconds`` (replacing a job of the same name)."""
+        self._jobs[name] = _Entry(name, seconds, job)
+        if self._aps is not None:
+            self._add(self._jobs[name])
+
+    def remove(self, name: str) -> None:
+        """Stop running ``name``."""
+        self._jobs.pop(name, None)
+        if self._aps is not None and self._aps.get_job(name):
+            self._aps.remove_job(name)
+
+    async def run(self, name: str, now: datetime | None = None) -> bool:
+        """Run one job now (if this process leads). Errors are logged with an id, never raised."""
+        entry = self._jobs[name]
+        if not await self.leadership.is_leader():
+            return False
+        try:
+            await entry.job(now or self.now())
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("scheduled job %s failed (error id %s)", name, error_id)
+            return False
+        return True
+
+    async def run_all(self, now: datetime | None = None) -> None:
+        """Run every job once, in registration order (tests, and start-up catch-up)."""
+        for name in list(self._jobs):
+            await self.run(name, now)
+
+    def start(self) -> None:
+        """Start ticking (idempotent)."""
+        if self._aps is not None or not self.ticking:
+            return
+        self._aps = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+        for entry in self._jobs.values():
+            self._add(entry)
+        self._aps.start()
+
+    def _add(self, entry: _Entry) -> None:
+        assert self._aps is not None
+        self._aps.add_job(
+            self.run, "interval", seconds=entry.seconds, args=[entry.name], id=entry.name, replace_existing=True
+        )
+
+    async def shutdown(self) -> None:
+        """Stop ticking and release leadership."""
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
+        await self.leadership.release()

@@ -1,0 +1,13 @@
+"""Last-active tracking, buffered and written in batches (issue #7)."""
+
+from __future__ import annotations
+
+from bot.services.context import ServiceContext
+
+
+class ActivityService:
+    """Placeholder until the feature lands; keeps the service container stable."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.db = ctx.db
+        self.events = ctx.events

@@ -1,0 +1,13 @@
+"""Resource library (issue #11)."""
+
+from __future__ import annotations
+
+from bot.services.context import ServiceContext
+
+
+class LibraryService:
+    """Placeholder until the feature lands; keeps the service container stable."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.db = ctx.db
+        self.events = ctx.events

@@ -1,0 +1,13 @@
+"""Quiet members: consent, the daily sweep, the moderators' digest (issue #7)."""
+
+from __future__ import annotations
+
+from bot.services.context import ServiceContext
+
+
+class NudgeService:
+    """Placeholder until the feature lands; keeps the service container stable."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.db = ctx.db
+        self.events = ctx.events

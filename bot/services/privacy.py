@@ -1,0 +1,13 @@
+"""Export and delete a member's data; retention (issue #8)."""
+
+from __future__ import annotations
+
+from bot.services.context import ServiceContext
+
+
+class PrivacyService:
+    """Placeholder until the feature lands; keeps the service container stable."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.db = ctx.db
+        self.events = ctx.events

@@ -1,0 +1,13 @@
+"""Conflict reports, the moderators' queue, mediation (issue #6)."""
+
+from __future__ import annotations
+
+from bot.services.context import ServiceContext
+
+
+class ReportService:
+    """Placeholder until the feature lands; keeps the service container stable."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.db = ctx.db
+        self.events = ctx.events

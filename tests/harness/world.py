@@ -1,0 +1,244 @@
+"""Kinship's test world, built on SimCord (offline Discord, virtual clock).
+
+SimCord is young, so tests talk to it only through this module: :class:`World` builds a guild
+with the roles, channels and members every feature needs, builds the real bot exactly as
+``python -m bot`` does (real services, a real database), and exposes what tests assert on.
+Replacing SimCord means reimplementing this file, not the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import discord
+import simcord
+
+from bot.app import KinshipBot
+from bot.config import Settings
+from bot.db import Database
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.services.context import ServiceContext
+
+FAKE_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
+PG_ENV = "KINSHIP_TEST_DATABASE_URL"
+
+
+class TestDatabase:
+    """A fresh database per test: a SQLite file, or a throw-away schema on PostgreSQL."""
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def create(cls, backend: str, tmp_path: Path) -> AsyncIterator[TestDatabase]:
+        """``backend`` is ``"sqlite"`` or ``"postgresql"``."""
+        if backend == "sqlite":
+            yield cls(f"sqlite+aiosqlite:///{tmp_path / 'kinship.db'}")
+            return
+        url = os.environ[PG_ENV]
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = Database.from_url(url)
+        async with admin.engine.begin() as conn:
+            await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield cls(url, schema)
+        finally:
+            async with admin.engine.begin() as conn:
+                await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            await admin.close()
+
+    def open(self) -> Database:
+        """A new engine on this database (each bot process gets its own)."""
+        return Database.from_url(self.url, schema=self.schema)
+
+
+def build_bot(
+    db: Database, now: Any, *, settings: Settings | None = None, extensions: list[str] | None = None
+) -> KinshipBot:
+    """The bot exactly as ``bot.__main__.build`` makes it, with the test's clock."""
+    settings = settings or Settings(discord_token=FAKE_TOKEN, database_url=db.engine.url.render_as_string())
+    services = Services.build(ServiceContext(db=db))
+    return KinshipBot(
+        settings=settings,
+        db=db,
+        services=services,
+        scheduler=Scheduler(now=now, ticking=False),
+        now=now,
+        extensions=extensions,
+    )
+
+
+@dataclass
+class World:
+    """A running bot in a guild with everything a support group has."""
+
+    env: simcord.Env
+    bot: KinshipBot
+    db: Database
+    guild: Any
+    owner: Any
+    mod: Any
+    alice: Any
+    bob: Any
+    carol: Any
+    everyone: Any
+    mod_role: Any
+    general: Any
+    help: Any
+    mods: Any
+    checkins: Any
+    locales: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def services(self) -> Services:
+        """The live bot's services."""
+        return self.bot.services
+
+    def now(self) -> datetime:
+        """The virtual clock's aware UTC now."""
+        return self.env.now()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward (fires view timeouts; scheduled jobs run via ``tick``)."""
+        await self.env.advance_time(seconds)
+
+    async def tick(self, job: str | None = None) -> None:
+        """Run one scheduled job (or all) at the current virtual time, as the clock would."""
+        if job is None:
+            await self.bot.scheduler.run_all(self.now())
+        else:
+            assert await self.bot.scheduler.run(job, self.now()), f"job {job} did not run"
+        await self.env.settle()
+
+    def set_locale(self, member: Any, locale: str) -> None:
+        """Make ``member``'s interactions arrive with Discord locale ``locale`` (e.g. ``"de"``)."""
+        self.locales[member.id] = locale
+
+    def requests(self, method: str | None = None, path_contains: str = "") -> list[Any]:
+        """REST requests the bot sent, optionally filtered."""
+        return [r for r in self.env.http_requests if (method is None or r.method == method) and path_contains in r.path]
+
+    def member(self, name: str, *roles: Any) -> Any:
+        """Add another member."""
+        return self.guild.add_member(self.env.create_user(name), roles=list(roles))
+
+    async def owner_deletes(self, channel: Any) -> None:
+        """The channel is deleted (by a human, outside the bot)."""
+        self.env.backend.delete_channel(channel.id)
+        await self.env.settle()
+
+    def allow_command_for(self, name: str, *members: Any) -> None:
+        """An admin overrides a command's integration permissions so these members see it."""
+        command = next(c for c in self.bot.synced_commands if c.name == name)
+        self.guild.set_command_permissions(command.id, {m: True for m in members})
+
+    async def configure(self, **changes: Any) -> None:
+        """Write guild settings directly (tests of other features start configured)."""
+        await self.services.guilds.update(self.guild.id, self.now(), **changes)
+
+    async def restart(self, *, clean: bool = True) -> KinshipBot:
+        """Start a new bot on the same database and virtual Discord. ``clean=False`` is a crash:
+        the old process gets no chance to flush anything."""
+        if clean:
+            await self.bot.close()
+        new_db = Database.from_url(self.db.engine.url.render_as_string(hide_password=False), schema=self._schema)
+        bot = build_bot(new_db, self.env.now, settings=self.bot.settings, extensions=self.bot.extension_names)
+        old_db = self.db
+        await self.env.restart_bot(bot)
+        await old_db.close()
+        self.bot, self.db = bot, new_db
+        return bot
+
+    _schema: str | None = None
+
+
+def _install_locale_hook(world: World) -> None:
+    backend = world.env.backend
+    original = backend.emit
+
+    def emit(event: str, payload: Any, *args: Any, **kwargs: Any) -> Any:
+        if event == "INTERACTION_CREATE" and isinstance(payload, dict):
+            user = (payload.get("member") or {}).get("user") or payload.get("user") or {}
+            locale = world.locales.get(int(user.get("id", 0)))
+            if locale:
+                payload["locale"] = locale
+        return original(event, payload, *args, **kwargs)
+
+    backend.emit = emit
+
+
+@contextlib.asynccontextmanager
+async def running_world(test_db: TestDatabase, *, extensions: list[str] | None = None) -> AsyncIterator[World]:
+    """Start SimCord with a freshly migrated database and the standard guild."""
+    db = test_db.open()
+    await db.migrate()
+    env_holder: dict[str, simcord.Env] = {}
+
+    def now() -> datetime:
+        return env_holder["env"].now()
+
+    bot = build_bot(db, now, extensions=extensions)
+    # Expected errors (a refused check, a KinshipError) reach our own handler and are rendered;
+    # unexpected ones are caught by ``unexpected_errors`` below instead of SimCord's blanket check.
+    env = simcord.Env(bot, shard_count=bot.shard_count or 1, check_errors=False)
+    env_holder["env"] = env
+    await env.start()
+    world: World | None = None
+    try:
+        owner_user = env.create_user("owner")
+        guild = env.create_guild("Kinship Test", owner=owner_user)
+        everyone = guild.default_role
+        mod_role = guild.create_role("Moderators", permissions=discord.Permissions(manage_messages=True))
+        owner = guild.add_member(owner_user)
+        mod = guild.add_member(env.create_user("mod"), roles=[mod_role])
+        alice = guild.add_member(env.create_user("alice"))
+        bob = guild.add_member(env.create_user("bob"))
+        carol = guild.add_member(env.create_user("carol"))
+        # Private: moderators and the bot (which an admin adds to the channel) only.
+        private = {
+            everyone: discord.PermissionOverwrite(view_channel=False),
+            mod_role: discord.PermissionOverwrite(view_channel=True),
+            bot.user: discord.PermissionOverwrite(view_channel=True),
+        }
+        world = World(
+            env=env,
+            bot=bot,
+            db=db,
+            guild=guild,
+            owner=owner,
+            mod=mod,
+            alice=alice,
+            bob=bob,
+            carol=carol,
+            everyone=everyone,
+            mod_role=mod_role,
+            general=guild.create_text_channel("general"),
+            help=guild.create_text_channel("help"),
+            mods=guild.create_text_channel("moderators", overwrites=private),
+            checkins=guild.create_text_channel("check-ins"),
+        )
+        world._schema = test_db.schema
+        _install_locale_hook(world)
+        await env.settle()
+        yield world
+        await world.bot.close()
+    finally:
+        await env.shutdown()
+        await (world.db if world is not None else db).close()
+
+
+def unexpected_errors(world: World) -> list[BaseException]:
+    """Errors the bot raised that were not rendered as a kind, expected message."""
+    from bot.ui import _describe, _unwrap
+
+    return [e for e in world.env.errors if _describe(_unwrap(e))[0] is None]
