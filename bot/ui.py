@@ -7,6 +7,7 @@ holds the "render" and "check" halves that are the same everywhere.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -137,7 +138,7 @@ def _describe(error: BaseException) -> tuple[str | None, dict[str, Any]]:
     if isinstance(error, app_commands.BotMissingPermissions):
         return "errors.bot_missing_permissions", {"perms": ", ".join(error.missing_permissions)}
     if isinstance(error, app_commands.CommandOnCooldown):
-        return "errors.cooldown", {"seconds": int(error.retry_after) + 1}
+        return "errors.cooldown", {"seconds": math.ceil(error.retry_after)}
     if isinstance(error, app_commands.TransformerError):
         return "errors.bad_value", {"value": str(error.value)[:100]}
     if isinstance(error, app_commands.CheckFailure):

@@ -178,7 +178,9 @@ def _install_locale_hook(world: World) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_world(test_db: TestDatabase, *, extensions: list[str] | None = None) -> AsyncIterator[World]:
+async def running_world(
+    test_db: TestDatabase, *, extensions: list[str] | None = None, settings: Settings | None = None
+) -> AsyncIterator[World]:
     """Start SimCord with a freshly migrated database and the standard guild."""
     db = test_db.open()
     await db.migrate()
@@ -187,7 +189,7 @@ async def running_world(test_db: TestDatabase, *, extensions: list[str] | None =
     def now() -> datetime:
         return env_holder["env"].now()
 
-    bot = build_bot(db, now, extensions=extensions)
+    bot = build_bot(db, now, extensions=extensions, settings=settings)
     # Expected errors (a refused check, a KinshipError) reach our own handler and are rendered;
     # unexpected ones are caught by ``unexpected_errors`` below instead of SimCord's blanket check.
     env = simcord.Env(bot, shard_count=bot.shard_count or 1, check_errors=False)

@@ -1,0 +1,74 @@
+"""The scheduler is only a clock: jobs get `now`, errors never escape, leadership gates runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.scheduler import Scheduler
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+async def test_jobs_receive_the_injected_now() -> None:
+    seen: list[datetime] = []
+
+    async def job(now: datetime) -> None:
+        seen.append(now)
+
+    sched = Scheduler(now=lambda: T0, ticking=False)
+    sched.every("x", 60, job)
+    assert await sched.run("x")
+    await sched.run_all(T0.replace(hour=10))
+    assert seen == [T0, T0.replace(hour=10)]
+
+
+async def test_a_failing_job_is_logged_with_an_id_and_does_not_raise(caplog: pytest.LogCaptureFixture) -> None:
+    async def boom(now: datetime) -> None:
+        raise RuntimeError("nope")
+
+    sched = Scheduler(now=lambda: T0, ticking=False)
+    sched.every("boom", 60, boom)
+    with caplog.at_level(logging.ERROR):
+        assert await sched.run("boom") is False
+    assert "scheduled job boom failed (error id" in caplog.text
+
+
+async def test_followers_do_not_run_jobs() -> None:
+    ran: list[datetime] = []
+
+    class Follower:
+        async def is_leader(self) -> bool:
+            return False
+
+        async def release(self) -> None:
+            return None
+
+    async def job(now: datetime) -> None:
+        ran.append(now)
+
+    sched = Scheduler(now=lambda: T0, leadership=Follower(), ticking=False)
+    sched.every("x", 60, job)
+    assert await sched.run("x") is False and ran == []
+
+
+async def test_start_registers_interval_jobs_in_memory_and_shutdown_stops_them() -> None:
+    async def job(now: datetime) -> None:
+        return None
+
+    sched = Scheduler(now=lambda: T0)
+    sched.every("a", 30, job)
+    sched.start()
+    try:
+        aps = sched._aps
+        assert aps is not None and aps.running
+        assert [j.id for j in aps.get_jobs()] == ["a"]
+        sched.every("b", 60, job)
+        assert {j.id for j in aps.get_jobs()} == {"a", "b"}
+        sched.remove("a")
+        assert [j.id for j in aps.get_jobs()] == ["b"]
+    finally:
+        await sched.shutdown()
+    assert sched._aps is None
