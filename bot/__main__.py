@@ -17,6 +17,7 @@ import discord
 from bot.app import KinshipBot
 from bot.config import Settings, SettingsError, configure_logging
 from bot.db import Database
+from bot.leadership import PostgresLeadership
 from bot.models.base import utcnow
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -34,7 +35,8 @@ def build(settings: Settings) -> tuple[KinshipBot, Database]:
         statement_cache=settings.db_statement_cache,
     )
     services = Services.build(ServiceContext(db=db))
-    scheduler = Scheduler(now=utcnow)
+    leadership = None if settings.is_sqlite else PostgresLeadership(db.engine)
+    scheduler = Scheduler(now=utcnow, leadership=leadership)
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     bot = KinshipBot(settings=settings, db=db, services=services, scheduler=scheduler, now=utcnow)

@@ -80,6 +80,12 @@ class Settings:
             raise SettingsError("LOG_LEVEL", f"is {log_level!r}", f"Use one of {', '.join(_LOG_LEVELS)}.")
         shard_count = _optional_int(env, "SHARD_COUNT", minimum=1)
         shard_ids = _shard_ids(env.get("SHARD_IDS", ""), shard_count)
+        if shard_ids is not None and database_url.startswith("sqlite"):
+            raise SettingsError(
+                "SHARD_IDS",
+                "needs PostgreSQL",
+                "Several processes must share one PostgreSQL database: set DATABASE_URL to postgresql+asyncpg://…",
+            )
         api_base = env.get("DISCORD_API_BASE", "").strip() or None
         if api_base and not api_base.startswith(("http://", "https://")):
             raise SettingsError("DISCORD_API_BASE", "is not a URL", "Use e.g. http://nirn-proxy:8080/api/v10.")

@@ -56,6 +56,7 @@ def test_all_settings_parse() -> None:
         ({"SHARD_IDS": "0"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "x"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1"}, "SHARD_IDS"),  # several processes need PostgreSQL
         ({"DISCORD_API_BASE": "proxy:8080"}, "DISCORD_API_BASE"),
     ],
 )
