@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 
 
 def all_extensions() -> list[str]:
-    """Every extension module under ``cogs/`` (``_`` modules are helpers); ``setup`` loads first
-    because other cogs add subcommands to ``/setup``."""
-    names = sorted(m.name for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_"))
+    """Every extension module under ``cogs/`` (``_*`` and ``*_views`` modules are helpers);
+    ``setup`` loads first because other cogs add subcommands to ``/setup``."""
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules(cogs.__path__)
+        if not m.name.startswith("_") and not m.name.endswith("_views")
+    )
     names.sort(key=lambda n: n != "setup")
     return [f"{cogs.__name__}.{n}" for n in names]
 

@@ -71,14 +71,19 @@ def allow_error_logs() -> list[str]:
 
 
 @pytest.fixture
-async def world(test_db: TestDatabase, allow_error_logs: list[str]) -> AsyncIterator[World]:
-    """The real bot in SimCord; unexpected errors and contract breaches fail the test."""
+async def world(
+    request: pytest.FixtureRequest, test_db: TestDatabase, allow_error_logs: list[str]
+) -> AsyncIterator[World]:
+    """The real bot in SimCord; unexpected errors and contract breaches fail the test.
+
+    A test module may set ``EXTENSIONS = ["cogs.setup", "cogs.<feature>"]`` to load only those;
+    by default every cog is loaded, as in production."""
     global _spec_notice_shown  # noqa: PLW0603
     errors = _ErrorLog()
     root = logging.getLogger()
     root.addHandler(errors)
     try:
-        async with running_world(test_db) as w:
+        async with running_world(test_db, extensions=getattr(request.module, "EXTENSIONS", None)) as w:
             yield w
             spec = load_spec()
             if spec is None and not _spec_notice_shown:

@@ -1,0 +1,109 @@
+"""Shared plumbing for the benchmarks: the real bot in SimCord, timed at discord.py's seams.
+
+A figure is always printed next to a baseline measured in the same run (a no-op command, or
+tracking switched off), so a noisy machine changes both sides alike and not the verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+_CALLBACK = re.compile(r"/interactions/([0-9]+)/[^/]+/callback")
+sys.path.insert(0, str(ROOT))
+
+import discord  # noqa: E402
+from discord import app_commands  # noqa: E402
+
+from tests.harness.world import TestDatabase, World, running_world  # noqa: E402
+
+
+@contextlib.asynccontextmanager
+async def bench_world(backend: str = "sqlite", extensions: list[str] | None = None) -> AsyncIterator[World]:
+    """A running world on a fresh database (``backend`` "sqlite" or "postgresql")."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with TestDatabase.create(backend, Path(tmp)) as tdb, running_world(tdb, extensions=extensions) as w:
+            yield w
+
+
+async def add_noop(world: World) -> None:
+    """A command that does nothing but answer: the baseline every command is compared with."""
+
+    @app_commands.command(name="noop", description="Answers and does nothing else")
+    async def noop(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    world.bot.tree.add_command(noop)
+    await world.bot.tree.sync()
+
+
+class ResponseClock:
+    """Time from INTERACTION_CREATE reaching discord.py's parser to the first callback request."""
+
+    def __init__(self, world: World) -> None:
+        self.started: dict[str, float] = {}
+        self.samples: list[float] = []
+        state = world.bot._connection
+        parse = state.parsers["INTERACTION_CREATE"]
+
+        def timed_parse(data: dict[str, Any]) -> Any:
+            self.started[str(data["id"])] = time.perf_counter()
+            return parse(data)
+
+        state.parsers["INTERACTION_CREATE"] = timed_parse
+        # Interaction callbacks go through discord.py's webhook adapter (SimCord's fake one).
+        adapter = world.env._webhook_adapter
+        request = adapter.request
+
+        async def timed_request(route: Any, *args: Any, **kwargs: Any) -> Any:
+            found = _CALLBACK.search(str(getattr(route, "url", "")))
+            if found:
+                t0 = self.started.pop(found.group(1), None)
+                if t0 is not None:
+                    self.samples.append(time.perf_counter() - t0)
+            return await request(route, *args, **kwargs)
+
+        adapter.request = timed_request
+
+    def take(self) -> list[float]:
+        """The samples since the last call."""
+        out, self.samples = self.samples, []
+        return out
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """Median, p99 and count, in milliseconds."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {"median_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000, "n": len(ordered)}
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table."""
+    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
+    head = "  ".join(c.ljust(widths[c]) for c in columns)
+    lines = [head, "  ".join("-" * widths[c] for c in columns)]
+    lines += ["  ".join(_fmt(r.get(c)).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+def run(main: Callable[[], Any]) -> None:
+    """Run an async benchmark's main()."""
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    asyncio.run(main())
