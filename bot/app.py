@@ -15,6 +15,7 @@ import cogs
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n.translator import KinshipTranslator
+from bot.retry import DmPacer
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.ui import NO_PINGS, report_error
@@ -83,6 +84,8 @@ class KinshipBot(commands.AutoShardedBot):
         self.now = now
         self.extension_names = list(extensions) if extensions is not None else all_extensions()
         self._shutdown_hooks: list[Callable[[], Awaitable[object]]] = []
+        #: Shared by every feature that sends DMs, so together they stay under Discord's pace.
+        self.dm_pacer = DmPacer()
         self.synced_commands: list[app_commands.AppCommand] = []
 
     def on_shutdown(self, hook: Callable[[], Awaitable[object]]) -> None:

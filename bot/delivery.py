@@ -15,19 +15,16 @@ rows with a state; a scheduler job tries them, and :func:`classify` says what a 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Literal
 
 import aiohttp
 import discord
 
+from bot.retry import DM_PAUSE, PROBLEM_BACKOFF, DmPacer, backoff
+
+__all__ = ["DM_PAUSE", "PROBLEM_BACKOFF", "DmPacer", "Outcome", "backoff", "classify"]
+
 Outcome = Literal["retry", "forbidden", "missing", "dm_closed", "dm_too_fast", "gone"]
-
-#: The smallest pause after Discord said "opening DMs too fast" (error 40003).
-DM_PAUSE = timedelta(minutes=10)
-#: Back-off after a permission or missing-channel error, so 403s are not retried blindly.
-PROBLEM_BACKOFF = timedelta(minutes=15)
-
 
 def classify(error: BaseException) -> Outcome:
     """What a failed Discord call means for a durable send."""
@@ -50,7 +47,3 @@ def classify(error: BaseException) -> Outcome:
         return "retry"
     raise error
 
-
-def backoff(attempts: int, now: datetime, *, base: float = 30.0, cap: float = 3600.0) -> datetime:
-    """When to try again after ``attempts`` failures: exponential, capped (30 s, 60 s, … 1 h)."""
-    return now + timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import discord
@@ -43,6 +45,12 @@ def test_services_and_models_never_import_discord() -> None:
         if {"discord", "cogs"} & _imports(p)
     ]
     assert offenders == []
+
+
+def test_services_do_not_pull_discord_in_even_indirectly() -> None:
+    code = "import sys, bot.services, bot.models; print('discord' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "a service or model imports something that imports discord"
 
 
 def test_every_table_declares_its_personal_data() -> None:

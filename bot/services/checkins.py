@@ -1,13 +1,905 @@
-"""Weekly check-ins, streaks, reminders and buddies (issue #4)."""
+"""Weekly check-ins, streaks that never punish, reminders and buddies (issue #4).
+
+Time rules (all in the guild's time zone, ``services.guilds``):
+
+* A week is the ISO week of the *local* scheduled date, e.g. ``"2026-W49"``. There is at most one
+  :class:`~bot.models.checkins.CheckinPost` per (guild, week): the unique key is the guarantee that a
+  restart, a retry or a second process never posts twice.
+* The scheduled instant is the configured wall-clock time on the configured weekday. Across DST the
+  rule is zoneinfo's ``fold=0``: a wall time that does not exist (spring forward, e.g. 02:30 in
+  Europe/Berlin on the last Sunday of March) is read with the offset *before* the change, so the
+  post goes out at 03:30 local; a wall time that happens twice (fall back) means the *first*
+  occurrence. Either way there is exactly one instant per week, so DST never skips or doubles.
+* Missed because the bot was down: the post still goes out while ``now`` is within the grace window
+  (default 12 h) after the scheduled instant; later, the week is marked ``skipped`` and logged.
+* Streaks count weeks in which the member answered (a check-in *or* "not this week"). Weeks without a
+  post do not count either way; the week still open never counts as missed; the streak breaks only
+  after two consecutive missed weeks.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import combinations
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import InvalidInput
+from bot.models.checkins import (
+    BuddyGroup,
+    BuddyMember,
+    BuddyRound,
+    CheckinAnswer,
+    CheckinMember,
+    CheckinPost,
+    CheckinReminder,
+    CheckinSchedule,
+)
+from bot.models.guild import GuildConfig
 from bot.services.context import ServiceContext
+from bot.services.events import CheckinAnswered, MemberActive
+
+log = logging.getLogger(__name__)
+
+#: How long a claimed post is reserved for the process that claimed it.
+CLAIM_LEASE = timedelta(minutes=2)
+#: Longest optional note.
+NOTE_MAX = 1000
+#: Buddy introductions handled per tick (thread mode).
+INTROS_PER_TICK = 5
+WEEK_RE = re.compile(r"^(?P<year>[0-9]{4})-W(?P<week>[0-9]{2})$")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+# ----------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A guild's check-in settings."""
+
+    guild_id: int
+    enabled: bool = True
+    weekday: int = 0
+    hour: int = 10
+    minute: int = 0
+    grace_hours: int = 12
+    reminder_hour: int = 18
+    buddy_weeks: int = 1
+    buddy_dm: bool = False
+
+    @property
+    def time_text(self) -> str:
+        """``HH:MM``."""
+        return f"{self.hour:02d}:{self.minute:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class PostJob:
+    """A claimed weekly post the Discord layer should send now."""
+
+    post_id: int
+    guild_id: int
+    week: str
+    channel_id: int
+    language: str
+    attempts: int
+    scheduled_at: datetime
+
+    @property
+    def nonce(self) -> str:
+        """A stable message nonce (≤ 25 chars) so Discord drops a duplicate of the same post."""
+        return "ck" + hashlib.sha256(f"{self.guild_id}:{self.week}".encode()).hexdigest()[:23]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWeek:
+    """The week members answer now, and its thread (if the post went out)."""
+
+    week: str
+    thread_id: int | None
+    posted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    """What happened when a member answered."""
+
+    week: str
+    skipped: bool
+    streak: int
+    mood: int | None = None
+    shared_note: str | None = None  # set when the member chose to share (and a thread exists)
+    thread_id: int | None = None
+    share_unavailable: bool = False
+    changed: bool = False  # an earlier answer of the same week was replaced
+
+
+@dataclass(frozen=True, slots=True)
+class WeekEntry:
+    """One line of ``/checkin history``: ``status`` is checkin/skip/missed/open."""
+
+    week: str
+    status: Literal["checkin", "skip", "missed", "open"]
+    mood: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A member's last weeks (newest first) and streak."""
+
+    entries: tuple[WeekEntry, ...]
+    streak: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPrefs:
+    """A member's opt-ins."""
+
+    guild_id: int
+    member_id: int
+    reminders: bool
+    buddies: bool
+    dm_closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderJob:
+    """A claimed reminder: send a DM (``via="dm"``) or mention in the week's thread."""
+
+    guild_id: int
+    member_id: int
+    week: str
+    via: Literal["dm", "thread"]
+    thread_id: int | None
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuddyIntro:
+    """A buddy group to introduce (``recipients`` are the members still to DM in DM mode)."""
+
+    group_id: int
+    guild_id: int
+    period: str
+    member_ids: tuple[int, ...]
+    channel_id: int | None
+    language: str
+    dm: bool
+    recipients: tuple[int, ...] = ()
+    attempts: int = 0
+
+
+# ------------------------------------------------------------------------------- time functions
+
+
+def week_key(day: date) -> str:
+    """The ISO week of ``day`` as ``"YYYY-Www"``."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_monday(key: str) -> date:
+    """The Monday of an ISO week key."""
+    m = WEEK_RE.match(key)
+    if not m:
+        raise ValueError(f"not a week key: {key!r}")
+    return date.fromisocalendar(int(m["year"]), int(m["week"]), 1)
+
+
+def scheduled_instant(tz: ZoneInfo, week: str, weekday: int, hour: int, minute: int) -> datetime:
+    """The UTC instant of the weekly post in ``week`` (see the module docstring for DST)."""
+    local_day = week_monday(week) + timedelta(days=weekday)
+    local = datetime.combine(local_day, time(hour, minute), tzinfo=tz)  # fold=0
+    return local.astimezone(UTC)
+
+
+def parse_time(text: str) -> tuple[int, int]:
+    """``"HH:MM"`` (24 h) → (hour, minute), or :class:`InvalidInput`."""
+    m = re.fullmatch(r"\s*([0-9]{1,2})[:.]([0-9]{2})\s*", text)
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise InvalidInput("checkins.errors.bad_time", value=text[:20])
+    return int(m[1]), int(m[2])
+
+
+def next_post_at(schedule: Schedule, tz: ZoneInfo, now: datetime) -> datetime:
+    """The next scheduled instant at or after ``now``."""
+    this_week = week_key(now.astimezone(tz).date())
+    at = scheduled_instant(tz, this_week, schedule.weekday, schedule.hour, schedule.minute)
+    if at >= now:
+        return at
+    next_week = week_key(week_monday(this_week) + timedelta(days=7))
+    return scheduled_instant(tz, next_week, schedule.weekday, schedule.hour, schedule.minute)
+
+
+def reminder_instant(schedule: Schedule, tz: ZoneInfo, post_at: datetime) -> datetime:
+    """The reminder time of a week: ``reminder_hour`` on the post's local day, or the next day
+    when that hour is not after the post."""
+    local_day = post_at.astimezone(tz).date()
+    at = datetime.combine(local_day, time(schedule.reminder_hour), tzinfo=tz).astimezone(UTC)
+    if at <= post_at:
+        at = datetime.combine(local_day + timedelta(days=1), time(schedule.reminder_hour), tzinfo=tz)
+        at = at.astimezone(UTC)
+    return at
+
+
+def compute_streak(answered: Iterable[str], opportunities: Iterable[str], open_week: str) -> int:
+    """Weeks answered in the current run; two missed weeks in a row end the run."""
+    answered_set = set(answered)
+    streak = misses = 0
+    for week in sorted(set(opportunities) | answered_set, reverse=True):
+        if week > open_week:
+            continue
+        if week in answered_set:
+            streak, misses = streak + 1, 0
+        elif week == open_week:
+            continue
+        else:
+            misses += 1
+            if misses >= 2:
+                break
+    return streak
+
+
+def make_groups(
+    member_ids: Sequence[int], avoid: set[frozenset[int]], seed: str, tries: int = 200
+) -> list[tuple[int, ...]]:
+    """Pairs (and one trio when the count is odd), avoiding pairs in ``avoid`` when possible."""
+    members = sorted(set(member_ids))
+    if len(members) < 2:
+        return []
+    rng = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16))
+    best: list[tuple[int, ...]] = []
+    best_score = None
+    for _ in range(tries):
+        rng.shuffle(members)
+        groups = [tuple(members[i : i + 2]) for i in range(0, len(members) - 1, 2)]
+        if len(members) % 2:
+            groups[-1] = (*groups[-1], members[-1])
+        score = sum(1 for g in groups for pair in combinations(g, 2) if frozenset(pair) in avoid)
+        if best_score is None or score < best_score:
+            best, best_score = [tuple(sorted(g)) for g in groups], score
+        if score == 0:
+            break
+    return best
+
+
+def _insert(dialect: str, model: Any) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# ------------------------------------------------------------------------------------ service
 
 
 class CheckinService:
-    """Placeholder until the feature lands; keeps the service container stable."""
+    """The weekly check-in and everything around it."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
         self.events = ctx.events
+
+    # ------------------------------------------------------------------------------ settings
+
+    async def get_schedule(self, guild_id: int) -> Schedule:
+        """The guild's schedule (defaults when never configured)."""
+        async with self.db.session() as s:
+            row = await s.get(CheckinSchedule, guild_id)
+        return _schedule(row) if row else Schedule(guild_id=guild_id)
+
+    async def configure(self, guild_id: int, now: datetime, **changes: Any) -> Schedule:
+        """Change the schedule. ``time="HH:MM"`` is parsed; ranges are checked."""
+        if "time" in changes:
+            changes["hour"], changes["minute"] = parse_time(str(changes.pop("time")))
+        limits = {"weekday": (0, 6), "grace_hours": (0, 72), "reminder_hour": (0, 23), "buddy_weeks": (1, 8)}
+        for name, (lo, hi) in limits.items():
+            if name in changes and not lo <= int(changes[name]) <= hi:
+                raise InvalidInput("checkins.errors.out_of_range", value=str(changes[name]), low=lo, high=hi)
+        allowed = set(Schedule.__dataclass_fields__) - {"guild_id"}
+        if set(changes) - allowed:
+            raise TypeError(f"unknown check-in settings: {sorted(set(changes) - allowed)}")
+        async with self.db.session() as s:
+            row = await s.get(CheckinSchedule, guild_id, with_for_update=True)
+            if row is None:
+                row = CheckinSchedule(guild_id=guild_id, updated_at=now)
+                s.add(row)
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            await s.flush()
+            return _schedule(row)
+
+    # ---------------------------------------------------------------------------- the post
+
+    async def claim_due_posts(self, now: datetime) -> list[PostJob]:
+        """Create this week's post rows where due and claim those to send now.
+
+        Idempotent and safe with several processes: rows are inserted only if absent (unique
+        guild/week) and claimed with a conditional UPDATE, so exactly one caller gets each post.
+        """
+        jobs: list[PostJob] = []
+        async with self.db.session() as s:
+            guilds = (await s.exec(select(GuildConfig).where(col(GuildConfig.checkin_channel_id).is_not(None)))).all()
+            schedules = await _schedules(s, [g.guild_id for g in guilds])
+            for guild in guilds:
+                schedule = schedules.get(guild.guild_id) or Schedule(guild_id=guild.guild_id)
+                if not schedule.enabled:
+                    continue
+                jobs.extend(await self._claim_guild(s, guild, schedule, now))
+        return jobs
+
+    async def _claim_guild(
+        self, s: AsyncSession, guild: GuildConfig, schedule: Schedule, now: datetime
+    ) -> list[PostJob]:
+        tz = ZoneInfo(guild.timezone)
+        grace = timedelta(hours=schedule.grace_hours)
+        this_week = week_key(now.astimezone(tz).date())
+        last_week = week_key(week_monday(this_week) - timedelta(days=7))
+        for week in (last_week, this_week):
+            at = scheduled_instant(tz, week, schedule.weekday, schedule.hour, schedule.minute)
+            if at > now or (week == last_week and now > at + grace):
+                continue
+            state, reason = ("pending", "") if now <= at + grace else ("skipped", "missed")
+            stmt = (
+                _insert(self.db.dialect, CheckinPost)
+                .values(guild_id=guild.guild_id, week=week, scheduled_at=at, state=state, reason=reason, attempts=0)
+                .on_conflict_do_nothing(index_elements=["guild_id", "week"])
+            )
+            result = await s.exec(stmt)  # type: ignore[call-overload]
+            if result.rowcount and state == "skipped":
+                log.warning(
+                    "check-in for guild %s week %s skipped: the bot was not running within %s h of %s",
+                    guild.guild_id,
+                    week,
+                    schedule.grace_hours,
+                    at.isoformat(),
+                )
+        pending = (
+            await s.exec(
+                select(CheckinPost).where(CheckinPost.guild_id == guild.guild_id, CheckinPost.state == "pending")
+            )
+        ).all()
+        jobs = []
+        for post in pending:
+            if now > post.scheduled_at + grace:
+                await s.exec(  # type: ignore[call-overload]
+                    update(CheckinPost)
+                    .where(col(CheckinPost.id) == post.id, col(CheckinPost.state) == "pending")
+                    .values(state="skipped", reason="failed" if post.attempts else "missed", claimed_until=None)
+                )
+                log.warning(
+                    "check-in for guild %s week %s skipped after %d failed attempt(s)",
+                    guild.guild_id,
+                    post.week,
+                    post.attempts,
+                )
+                continue
+            attempts = post.attempts
+            claimed = await s.exec(  # type: ignore[call-overload]
+                update(CheckinPost)
+                .where(
+                    col(CheckinPost.id) == post.id,
+                    col(CheckinPost.state) == "pending",
+                    or_(col(CheckinPost.claimed_until).is_(None), col(CheckinPost.claimed_until) < now),
+                    or_(col(CheckinPost.next_attempt_at).is_(None), col(CheckinPost.next_attempt_at) <= now),
+                )
+                .values(claimed_until=now + CLAIM_LEASE, attempts=col(CheckinPost.attempts) + 1)
+            )
+            if claimed.rowcount == 1:
+                jobs.append(
+                    PostJob(
+                        post_id=post.id or 0,
+                        guild_id=guild.guild_id,
+                        week=post.week,
+                        channel_id=guild.checkin_channel_id or 0,
+                        language=guild.language,
+                        attempts=attempts + 1,
+                        scheduled_at=post.scheduled_at,
+                    )
+                )
+        return jobs
+
+    async def post_done(
+        self, post_id: int, now: datetime, *, channel_id: int, message_id: int, thread_id: int | None
+    ) -> None:
+        """The post went out."""
+        async with self.db.session() as s:
+            await s.exec(  # type: ignore[call-overload]
+                update(CheckinPost)
+                .where(col(CheckinPost.id) == post_id)
+                .values(
+                    state="posted",
+                    reason="",
+                    channel_id=channel_id,
+                    message_id=message_id,
+                    thread_id=thread_id,
+                    posted_at=now,
+                    claimed_until=None,
+                    next_attempt_at=None,
+                )
+            )
+
+    async def post_failed(self, post_id: int, retry_at: datetime) -> None:
+        """The post could not go out; keep it pending and try again at ``retry_at``."""
+        async with self.db.session() as s:
+            await s.exec(  # type: ignore[call-overload]
+                update(CheckinPost)
+                .where(col(CheckinPost.id) == post_id)
+                .values(claimed_until=None, next_attempt_at=retry_at)
+            )
+
+    async def post_of(self, guild_id: int, week: str) -> CheckinPost | None:
+        """The stored post row of a week (for tests and diagnostics)."""
+        async with self.db.session() as s:
+            return (
+                await s.exec(select(CheckinPost).where(CheckinPost.guild_id == guild_id, CheckinPost.week == week))
+            ).first()
+
+    async def open_week(self, guild_id: int, now: datetime) -> OpenWeek:
+        """The week answered now: the latest post of the last 7 days, else the local ISO week."""
+        async with self.db.session() as s:
+            return await self._open_week(s, guild_id, now)
+
+    async def _open_week(self, s: AsyncSession, guild_id: int, now: datetime) -> OpenWeek:
+        post = (
+            await s.exec(
+                select(CheckinPost)
+                .where(
+                    CheckinPost.guild_id == guild_id,
+                    CheckinPost.state == "posted",
+                    CheckinPost.scheduled_at > now - timedelta(days=7),
+                    CheckinPost.scheduled_at <= now,
+                )
+                .order_by(col(CheckinPost.scheduled_at).desc())
+            )
+        ).first()
+        if post is not None:
+            return OpenWeek(post.week, post.thread_id, True)
+        guild = await s.get(GuildConfig, guild_id)
+        tz = ZoneInfo(guild.timezone if guild else "UTC")
+        return OpenWeek(week_key(now.astimezone(tz).date()), None, False)
+
+    # ------------------------------------------------------------------------------ answers
+
+    async def answer(
+        self,
+        guild_id: int,
+        member_id: int,
+        now: datetime,
+        *,
+        week: str | None = None,
+        skipped: bool = False,
+        mood: int | None = None,
+        note: str | None = None,
+        share: bool = False,
+    ) -> AnswerResult:
+        """Record a check-in (mood 1-5, optional note, shared or private) or "not this week"."""
+        if not skipped and (mood is None or not 1 <= mood <= 5):
+            raise InvalidInput("checkins.errors.bad_mood")
+        note = (note or "").strip() or None
+        if note and len(note) > NOTE_MAX:
+            raise InvalidInput("checkins.errors.note_too_long", limit=NOTE_MAX)
+        if skipped:
+            mood, note, share = None, None, False
+        async with self.db.session() as s:
+            open_ = await self._open_week(s, guild_id, now)
+            if week is not None and week != open_.week:
+                raise InvalidInput("checkins.errors.week_closed")
+            share_unavailable = bool(share and note and open_.thread_id is None)
+            shared = bool(share and note and open_.thread_id is not None)
+            row = (
+                await s.exec(
+                    select(CheckinAnswer).where(
+                        CheckinAnswer.guild_id == guild_id,
+                        CheckinAnswer.member_id == member_id,
+                        CheckinAnswer.week == open_.week,
+                    )
+                )
+            ).first()
+            changed = row is not None
+            publish = row is None or row.skipped != skipped
+            if row is None:
+                row = CheckinAnswer(guild_id=guild_id, member_id=member_id, week=open_.week, answered_at=now)
+                s.add(row)
+            row.skipped, row.mood, row.note, row.shared, row.answered_at = skipped, mood, note, shared, now
+            await _touch_member(s, self.db.dialect, guild_id, member_id, now)
+            await s.flush()
+            streak = await self._streak(s, guild_id, member_id, open_.week)
+        if publish:
+            await self.events.publish(CheckinAnswered(guild_id, member_id, open_.week, skipped, now))
+        await self.events.publish(MemberActive(guild_id, member_id, now))
+        return AnswerResult(
+            week=open_.week,
+            skipped=skipped,
+            streak=streak,
+            mood=mood,
+            shared_note=note if shared else None,
+            thread_id=open_.thread_id,
+            share_unavailable=share_unavailable,
+            changed=changed,
+        )
+
+    async def _streak(self, s: AsyncSession, guild_id: int, member_id: int, open_week: str) -> int:
+        answered, posted = await _weeks(s, guild_id, member_id)
+        return compute_streak(answered, posted, open_week)
+
+    async def history(self, guild_id: int, member_id: int, now: datetime, weeks: int = 8) -> History:
+        """The member's own last ``weeks`` weeks (newest first) and streak."""
+        async with self.db.session() as s:
+            open_ = await self._open_week(s, guild_id, now)
+            answers = {
+                a.week: a
+                for a in (
+                    await s.exec(
+                        select(CheckinAnswer).where(
+                            CheckinAnswer.guild_id == guild_id, CheckinAnswer.member_id == member_id
+                        )
+                    )
+                ).all()
+            }
+            _, posted = await _weeks(s, guild_id, member_id)
+        streak = compute_streak(answers, posted, open_.week)
+        entries = []
+        for week in sorted((set(answers) | set(posted) | {open_.week}), reverse=True):
+            if week > open_.week:
+                continue
+            a = answers.get(week)
+            if a is not None:
+                entries.append(WeekEntry(week, "skip" if a.skipped else "checkin", a.mood, a.note))
+            elif week == open_.week:
+                entries.append(WeekEntry(week, "open"))
+            else:
+                entries.append(WeekEntry(week, "missed"))
+            if len(entries) >= weeks:
+                break
+        return History(tuple(entries), streak)
+
+    # ---------------------------------------------------------------------------- opt-ins
+
+    async def set_reminders(self, guild_id: int, member_id: int, on: bool, now: datetime) -> MemberPrefs:
+        """Opt in to (or out of) the weekly reminder DM."""
+        return await self._set_pref(guild_id, member_id, now, reminders=on)
+
+    async def set_buddies(self, guild_id: int, member_id: int, on: bool, now: datetime) -> MemberPrefs:
+        """Join (or leave) the buddy pairing."""
+        return await self._set_pref(guild_id, member_id, now, buddies=on)
+
+    async def prefs(self, guild_id: int, member_id: int) -> MemberPrefs:
+        """A member's opt-ins."""
+        async with self.db.session() as s:
+            row = await _member(s, guild_id, member_id)
+        if row is None:
+            return MemberPrefs(guild_id, member_id, False, False, False)
+        return _prefs(row)
+
+    async def _set_pref(self, guild_id: int, member_id: int, now: datetime, **values: bool) -> MemberPrefs:
+        async with self.db.session() as s:
+            row = await _touch_member(s, self.db.dialect, guild_id, member_id, now)
+            for name, value in values.items():
+                setattr(row, name, value)
+            await s.flush()
+            return _prefs(row)
+
+    # ---------------------------------------------------------------------------- reminders
+
+    async def claim_reminders(self, now: datetime, dm_slots: int) -> list[ReminderJob]:
+        """Reminders due now, claimed (one per member per week): up to ``dm_slots`` DMs, plus every
+        member whose DMs are closed (they are mentioned in the week's thread instead)."""
+        jobs: list[ReminderJob] = []
+        async with self.db.session() as s:
+            posts = (
+                await s.exec(
+                    select(CheckinPost).where(
+                        CheckinPost.state == "posted", CheckinPost.scheduled_at > now - timedelta(days=7)
+                    )
+                )
+            ).all()
+            for post in posts:
+                guild = await s.get(GuildConfig, post.guild_id)
+                schedule = (await _schedules(s, [post.guild_id])).get(post.guild_id) or Schedule(post.guild_id)
+                tz = ZoneInfo(guild.timezone if guild else "UTC")
+                if now < reminder_instant(schedule, tz, post.scheduled_at):
+                    continue
+                answered = select(CheckinAnswer.member_id).where(
+                    CheckinAnswer.guild_id == post.guild_id, CheckinAnswer.week == post.week
+                )
+                reminded = select(CheckinReminder.member_id).where(
+                    CheckinReminder.guild_id == post.guild_id, CheckinReminder.week == post.week
+                )
+                members = (
+                    await s.exec(
+                        select(CheckinMember)
+                        .where(
+                            CheckinMember.guild_id == post.guild_id,
+                            col(CheckinMember.reminders).is_(True),
+                            col(CheckinMember.member_id).not_in(answered),
+                            col(CheckinMember.member_id).not_in(reminded),
+                        )
+                        .order_by(col(CheckinMember.dm_closed).desc(), col(CheckinMember.id))
+                    )
+                ).all()
+                for m in members:
+                    via: Literal["dm", "thread"] = "thread" if m.dm_closed else "dm"
+                    if via == "dm" and dm_slots <= 0:
+                        continue
+                    if via == "thread" and post.thread_id is None:
+                        continue
+                    stmt = (
+                        _insert(self.db.dialect, CheckinReminder)
+                        .values(guild_id=m.guild_id, member_id=m.member_id, week=post.week, via=via, created_at=now)
+                        .on_conflict_do_nothing(index_elements=["guild_id", "member_id", "week"])
+                    )
+                    if (await s.exec(stmt)).rowcount != 1:  # type: ignore[call-overload]
+                        continue
+                    dm_slots -= via == "dm"
+                    language = guild.language if guild else "en"
+                    jobs.append(ReminderJob(m.guild_id, m.member_id, post.week, via, post.thread_id, language))
+        return jobs
+
+    async def reminder_result(
+        self,
+        guild_id: int,
+        member_id: int,
+        week: str,
+        outcome: Literal["sent", "dm_closed", "failed", "release"],
+    ) -> None:
+        """Record how a reminder went. ``dm_closed`` remembers it (no more DMs until the member
+        interacts again) and turns the reminder into a mention in the thread; ``release`` frees
+        the claim so a later tick retries."""
+        async with self.db.session() as s:
+            row = (
+                await s.exec(
+                    select(CheckinReminder).where(
+                        CheckinReminder.guild_id == guild_id,
+                        CheckinReminder.member_id == member_id,
+                        CheckinReminder.week == week,
+                    )
+                )
+            ).first()
+            if row is None:
+                return
+            if outcome == "release":
+                await s.delete(row)
+                return
+            if outcome == "dm_closed":
+                member = await _member(s, guild_id, member_id)
+                if member is not None:
+                    member.dm_closed = True
+                row.via, row.state = "thread", "sending"
+                return
+            row.state = outcome
+
+    # ----------------------------------------------------------------------------- buddies
+
+    async def pair_buddies(self, now: datetime) -> int:
+        """Make this period's buddy groups where due (once per guild and period). Returns how many
+        rounds were made. A round is due in the week of a check-in post whose week number is a
+        multiple of the guild's ``buddy_weeks``."""
+        made = 0
+        async with self.db.session() as s:
+            counts = (
+                await s.exec(
+                    select(CheckinMember.guild_id, func.count())
+                    .where(col(CheckinMember.buddies).is_(True))
+                    .group_by(col(CheckinMember.guild_id))
+                )
+            ).all()
+            for guild_id, count in counts:
+                if count < 2:
+                    continue
+                open_ = await self._open_week(s, guild_id, now)
+                if not open_.posted:
+                    continue
+                schedule = (await _schedules(s, [guild_id])).get(guild_id) or Schedule(guild_id)
+                if (week_monday(open_.week).toordinal() // 7) % schedule.buddy_weeks:
+                    continue
+                stmt = (
+                    _insert(self.db.dialect, BuddyRound)
+                    .values(guild_id=guild_id, period=open_.week, created_at=now)
+                    .on_conflict_do_nothing(index_elements=["guild_id", "period"])
+                )
+                if (await s.exec(stmt)).rowcount != 1:  # type: ignore[call-overload]
+                    continue
+                this_round = (
+                    await s.exec(
+                        select(BuddyRound).where(BuddyRound.guild_id == guild_id, BuddyRound.period == open_.week)
+                    )
+                ).one()
+                members = (
+                    await s.exec(
+                        select(CheckinMember.member_id).where(
+                            CheckinMember.guild_id == guild_id, col(CheckinMember.buddies).is_(True)
+                        )
+                    )
+                ).all()
+                avoid = await _last_pairs(s, guild_id, open_.week)
+                for group in make_groups(list(members), avoid, f"{guild_id}:{open_.week}"):
+                    row = BuddyGroup(round_id=this_round.id or 0, guild_id=guild_id, dm=schedule.buddy_dm)
+                    s.add(row)
+                    await s.flush()
+                    for member_id in group:
+                        s.add(BuddyMember(group_id=row.id or 0, guild_id=guild_id, member_id=member_id))
+                made += 1
+        return made
+
+    async def pending_intros(self, now: datetime, dm_slots: int) -> list[BuddyIntro]:
+        """Buddy groups to introduce now (thread mode: a few per tick; DM mode: ``dm_slots`` DMs)."""
+        intros: list[BuddyIntro] = []
+        async with self.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(BuddyGroup, BuddyRound)
+                    .join(BuddyRound, col(BuddyRound.id) == col(BuddyGroup.round_id))
+                    .where(
+                        BuddyGroup.state == "pending",
+                        or_(col(BuddyGroup.next_attempt_at).is_(None), col(BuddyGroup.next_attempt_at) <= now),
+                    )
+                    .order_by(col(BuddyGroup.id))
+                    .limit(50)
+                )
+            ).all()
+            threads = 0
+            for group, round_ in rows:
+                members = (await s.exec(select(BuddyMember).where(BuddyMember.group_id == group.id))).all()
+                guild = await s.get(GuildConfig, group.guild_id)
+                base = {
+                    "group_id": group.id or 0,
+                    "guild_id": group.guild_id,
+                    "period": round_.period,
+                    "member_ids": tuple(m.member_id for m in members),
+                    "channel_id": guild.checkin_channel_id if guild else None,
+                    "language": guild.language if guild else "en",
+                    "dm": group.dm,
+                    "attempts": group.attempts,
+                }
+                if group.dm:
+                    todo = tuple(m.member_id for m in members if not m.notified)[: max(0, dm_slots)]
+                    if todo:
+                        dm_slots -= len(todo)
+                        intros.append(BuddyIntro(**base, recipients=todo))
+                elif threads < INTROS_PER_TICK:
+                    threads += 1
+                    intros.append(BuddyIntro(**base))
+        return intros
+
+    async def intro_done(self, group_id: int, *, thread_id: int | None = None, member_id: int | None = None) -> None:
+        """A thread introduction went out, or (DM mode) one member was told."""
+        async with self.db.session() as s:
+            group = await s.get(BuddyGroup, group_id)
+            if group is None:
+                return
+            if member_id is not None:
+                for m in (await s.exec(select(BuddyMember).where(BuddyMember.group_id == group_id))).all():
+                    if m.member_id == member_id:
+                        m.notified = True
+                await s.flush()
+                left = (
+                    await s.exec(
+                        select(BuddyMember).where(
+                            BuddyMember.group_id == group_id, col(BuddyMember.notified).is_(False)
+                        )
+                    )
+                ).first()
+                if left is None:
+                    group.state = "introduced"
+            else:
+                group.state, group.thread_id = "introduced", thread_id
+
+    async def intro_failed(self, group_id: int, retry_at: datetime | None) -> None:
+        """An introduction failed: retry at ``retry_at`` (``None``: give up)."""
+        async with self.db.session() as s:
+            group = await s.get(BuddyGroup, group_id)
+            if group is None:
+                return
+            group.attempts += 1
+            if retry_at is None:
+                group.state = "failed"
+            else:
+                group.next_attempt_at = retry_at
+
+    async def buddy_groups(self, guild_id: int, period: str) -> list[tuple[int, ...]]:
+        """The groups of one period (sorted member ids)."""
+        async with self.db.session() as s:
+            return await _groups(s, guild_id, period)
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _schedule(row: CheckinSchedule) -> Schedule:
+    return Schedule(
+        guild_id=row.guild_id,
+        enabled=row.enabled,
+        weekday=row.weekday,
+        hour=row.hour,
+        minute=row.minute,
+        grace_hours=row.grace_hours,
+        reminder_hour=row.reminder_hour,
+        buddy_weeks=row.buddy_weeks,
+        buddy_dm=row.buddy_dm,
+    )
+
+
+def _prefs(row: CheckinMember) -> MemberPrefs:
+    return MemberPrefs(row.guild_id, row.member_id, row.reminders, row.buddies, row.dm_closed)
+
+
+async def _schedules(s: AsyncSession, guild_ids: list[int]) -> dict[int, Schedule]:
+    if not guild_ids:
+        return {}
+    rows = (await s.exec(select(CheckinSchedule).where(col(CheckinSchedule.guild_id).in_(guild_ids)))).all()
+    return {r.guild_id: _schedule(r) for r in rows}
+
+
+async def _member(s: AsyncSession, guild_id: int, member_id: int) -> CheckinMember | None:
+    return (
+        await s.exec(
+            select(CheckinMember).where(CheckinMember.guild_id == guild_id, CheckinMember.member_id == member_id)
+        )
+    ).first()
+
+
+async def _touch_member(s: AsyncSession, dialect: str, guild_id: int, member_id: int, now: datetime) -> CheckinMember:
+    """The member's row (created if absent); interacting again re-opens DMs we found closed."""
+    stmt = (
+        _insert(dialect, CheckinMember)
+        .values(guild_id=guild_id, member_id=member_id, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["guild_id", "member_id"])
+    )
+    await s.exec(stmt)  # type: ignore[call-overload]
+    row = await _member(s, guild_id, member_id)
+    assert row is not None
+    row.dm_closed = False
+    row.updated_at = now
+    return row
+
+
+async def _weeks(s: AsyncSession, guild_id: int, member_id: int) -> tuple[list[str], list[str]]:
+    answered = (
+        await s.exec(
+            select(CheckinAnswer.week).where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.member_id == member_id)
+        )
+    ).all()
+    posted = (
+        await s.exec(select(CheckinPost.week).where(CheckinPost.guild_id == guild_id, CheckinPost.state == "posted"))
+    ).all()
+    return list(answered), list(posted)
+
+
+async def _groups(s: AsyncSession, guild_id: int, period: str) -> list[tuple[int, ...]]:
+    rows = (
+        await s.exec(
+            select(BuddyMember.group_id, BuddyMember.member_id)
+            .join(BuddyGroup, col(BuddyGroup.id) == col(BuddyMember.group_id))
+            .join(BuddyRound, col(BuddyRound.id) == col(BuddyGroup.round_id))
+            .where(BuddyRound.guild_id == guild_id, BuddyRound.period == period)
+        )
+    ).all()
+    by_group: dict[int, list[int]] = {}
+    for group_id, member_id in rows:
+        by_group.setdefault(group_id, []).append(member_id)
+    return sorted(tuple(sorted(v)) for v in by_group.values())
+
+
+async def _last_pairs(s: AsyncSession, guild_id: int, period: str) -> set[frozenset[int]]:
+    last = (
+        await s.exec(
+            select(BuddyRound.period)
+            .where(BuddyRound.guild_id == guild_id, BuddyRound.period < period)
+            .order_by(col(BuddyRound.period).desc())
+        )
+    ).first()
+    if last is None:
+        return set()
+    return {frozenset(p) for g in await _groups(s, guild_id, last) for p in combinations(g, 2)}

@@ -1,13 +1,802 @@
-"""Recognition points: thanks, ledger, leaderboards, milestones (issue #5)."""
+"""Recognition points: thanks that mean something and cannot be gamed (issue #5).
+
+Rules (all times aware UTC, ``now`` is always a parameter):
+
+* Points live in an append-only ledger (:class:`~bot.models.recognition.RecognitionEntry`);
+  totals are ``SUM(amount)`` over rows that were not revoked. A moderator's revocation is
+  recorded on the row, never deleted. Deleting the thanked message changes nothing.
+* No thanks to yourself or to bots. One thanks per giver→receiver pair per cooldown (default
+  12 h). A daily cap per giver (default 5) over a **rolling 24 h** window. Every thanks a giver
+  gave counts towards these limits, even one a moderator later revoked.
+* Diminishing returns: the ``n``-th thanks between the same two people (in **either direction**,
+  so A↔B ping-pong gains nothing) within 30 days earns ``base × (1, ½, 0.3, 0.2, 0.1)[n]``,
+  rounded, at least 1 — with the default base 10: 10, 5, 3, 2, 1, 1, …
+* Quiet work earns system awards (no giver), each once thanks to a unique ``award_key``:
+  an answered check-in (not a skipped one), each helper of a resolved request, and the
+  moderator who mediated a conflict that closed with outcome ``"agreement"``.
+* Milestones: when a member's total reaches a threshold, a ``recognition_grant`` row (unique
+  per guild, member and threshold) is written before the Discord layer gives the role, so a
+  role is granted once only. Revocations lower the total but never take a role back.
+* The weekly post covers the previous local week (Monday to Monday in the guild's time zone),
+  is sent from Monday 09:00 local on, once per guild and ISO week.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
+from bot.models.guild import GuildConfig
+from bot.models.recognition import (
+    RecognitionConfig,
+    RecognitionEntry,
+    RecognitionGrant,
+    RecognitionMember,
+    RecognitionMilestone,
+    RecognitionWeeklyPost,
+)
 from bot.services.context import ServiceContext
+from bot.services.events import CheckinAnswered, ConflictClosed, HelpResolved
+
+log = logging.getLogger(__name__)
+
+Period = Literal["week", "month", "all"]
+
+#: Share of the base amount for the 1st, 2nd, 3rd… thanks between two people within 30 days.
+DIMINISHING = (1.0, 0.5, 0.3, 0.2, 0.1)
+DIMINISH_WINDOW = timedelta(days=30)
+CAP_WINDOW = timedelta(hours=24)
+PERIODS: dict[str, timedelta | None] = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+#: Limits for the admin settings.
+LIMITS: dict[str, tuple[int, int]] = {
+    "thanks_points": (1, 100),
+    "checkin_points": (0, 100),
+    "help_points": (0, 100),
+    "conflict_points": (0, 100),
+    "cooldown_hours": (1, 168),
+    "daily_cap": (1, 50),
+}
+MAX_REASON = 200
+WEEKLY_POST_HOUR = 9
+WEEKLY_SUPPORTERS = 20
+#: A claimed grant whose process died is taken over after this long.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def diminished(base: int, previous: int) -> int:
+    """Points for a thanks after ``previous`` thanks between the same two people in 30 days."""
+    share = DIMINISHING[min(previous, len(DIMINISHING) - 1)]
+    return max(1, int(base * share + 0.5))
+
+
+def iso_week(day: datetime) -> str:
+    """``2026-W05`` for the ISO week containing ``day``."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecognitionSettings:
+    """A guild's amounts, limits and weekly-post choice."""
+
+    guild_id: int
+    thanks_points: int = 10
+    checkin_points: int = 2
+    help_points: int = 5
+    conflict_points: int = 5
+    cooldown_hours: int = 12
+    daily_cap: int = 5
+    weekly_enabled: bool = False
+    weekly_channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPrefs:
+    """A member's recognition choices."""
+
+    hidden: bool = False
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A milestone role to give (or given)."""
+
+    id: int
+    guild_id: int
+    member_id: int
+    threshold: int
+    role_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThanksResult:
+    """What a thanks (or a system award) did."""
+
+    entry_id: int
+    receiver_id: int
+    amount: int
+    total: int
+    previous: int
+    private: bool
+    milestones: tuple[Grant, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One ledger row as plain data."""
+
+    id: int
+    guild_id: int
+    giver_id: int | None
+    receiver_id: int
+    amount: int
+    reason: str
+    source: str
+    created_at: datetime
+    message_id: int | None = None
+    revoked_at: datetime | None = None
+    revoked_by: int | None = None
+    revoke_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PointsSummary:
+    """``/points``: totals over the rolling windows and the latest entries."""
+
+    member_id: int
+    total: int
+    week: int
+    month: int
+    recent: tuple[Entry, ...]
+    prefs: MemberPrefs
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One leaderboard line."""
+
+    member_id: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """A threshold and its role."""
+
+    threshold: int
+    role_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyPost:
+    """A weekly post to send now (already claimed for ``week``)."""
+
+    guild_id: int
+    week: str
+    channel_id: int | None
+    language: str
+    supporters: tuple[Standing, ...] = field(default_factory=tuple)
 
 
 class RecognitionService:
-    """Placeholder until the feature lands; keeps the service container stable."""
+    """Thanks, the ledger, leaderboards, milestones and the weekly post."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
         self.events = ctx.events
+        ctx.events.subscribe(CheckinAnswered, self._on_checkin)
+        ctx.events.subscribe(HelpResolved, self._on_help_resolved)
+        ctx.events.subscribe(ConflictClosed, self._on_conflict_closed)
+
+    # ------------------------------------------------------------------ settings
+
+    async def settings(self, guild_id: int) -> RecognitionSettings:
+        """The guild's recognition settings (defaults when never configured)."""
+        async with self.db.session() as s:
+            row = await s.get(RecognitionConfig, guild_id)
+            return _settings(row) if row else RecognitionSettings(guild_id=guild_id)
+
+    async def configure(self, guild_id: int, now: datetime, **changes: int | bool | None) -> RecognitionSettings:
+        """Change amounts/limits (see :data:`LIMITS`) or the weekly post (``weekly_enabled``,
+        ``weekly_channel_id``). ``None`` values are ignored."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(changes) - set(LIMITS) - {"weekly_enabled", "weekly_channel_id"}
+        if unknown:
+            raise TypeError(f"unknown recognition settings: {sorted(unknown)}")
+        for name, value in changes.items():
+            if name in LIMITS:
+                low, high = LIMITS[name]
+                if not low <= int(value) <= high:
+                    raise InvalidInput("recognition.errors.out_of_range", low=low, high=high)
+        async with self.db.session() as s:
+            row = await s.get(RecognitionConfig, guild_id, with_for_update=True)
+            if row is None:
+                row = RecognitionConfig(guild_id=guild_id, updated_at=now)
+                s.add(row)
+            if changes.get("weekly_enabled") and not row.weekly_enabled:
+                row.weekly_since = now
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            await s.flush()
+            return _settings(row)
+
+    # ------------------------------------------------------------------ preferences
+
+    async def prefs(self, guild_id: int, member_id: int) -> MemberPrefs:
+        """A member's choices."""
+        async with self.db.session() as s:
+            row = await s.get(RecognitionMember, (guild_id, member_id))
+            return MemberPrefs(hidden=row.hidden, private=row.private) if row else MemberPrefs()
+
+    async def set_prefs(
+        self, guild_id: int, member_id: int, now: datetime, *, hidden: bool | None = None, private: bool | None = None
+    ) -> MemberPrefs:
+        """``/recognition hide|show`` and ``/recognition private on|off``."""
+        async with self.db.session() as s:
+            row = await _member_row(s, guild_id, member_id, now)
+            if hidden is not None:
+                row.hidden = hidden
+            if private is not None:
+                row.private = private
+            row.updated_at = now
+            return MemberPrefs(hidden=row.hidden, private=row.private)
+
+    # ------------------------------------------------------------------ giving
+
+    async def thank(
+        self,
+        guild_id: int,
+        giver_id: int,
+        receiver_id: int,
+        *,
+        reason: str,
+        source: str,
+        now: datetime,
+        receiver_is_bot: bool = False,
+        message_id: int | None = None,
+        channel_id: int | None = None,
+        ref: int | None = None,
+    ) -> ThanksResult:
+        """A member thanks another. Raises :class:`NotAllowed` (self, bots, already thanked for this
+        ``ref``) or :class:`TryLater` (pair cooldown, daily cap) with the time it works again."""
+        if giver_id == receiver_id:
+            raise NotAllowed("recognition.errors.self")
+        if receiver_is_bot:
+            raise NotAllowed("recognition.errors.bot")
+        reason = " ".join(reason.split())[:MAX_REASON]
+        key = f"{source}:{ref}:by:{giver_id}" if ref is not None else None
+        async with self.db.session() as s:
+            # Serialise one giver's thanks (PostgreSQL; SQLite transactions are serial anyway).
+            await _member_row(s, guild_id, giver_id, now, lock=True)
+            conf = await _config(s, guild_id)
+            if key is not None and await _has_key(s, guild_id, receiver_id, key):
+                raise NotAllowed("recognition.errors.already_thanked")
+            await _check_limits(s, conf, giver_id, receiver_id, now)
+            previous = await _pair_count(s, guild_id, giver_id, receiver_id, now - DIMINISH_WINDOW)
+            entry = RecognitionEntry(
+                guild_id=guild_id,
+                giver_id=giver_id,
+                receiver_id=receiver_id,
+                amount=diminished(conf.thanks_points, previous),
+                reason=reason,
+                source=source,
+                ref=ref,
+                award_key=key,
+                channel_id=channel_id,
+                message_id=message_id,
+                created_at=now,
+            )
+            s.add(entry)
+            await s.flush()
+            return await _result(s, entry, previous, now)
+
+    async def award(
+        self, guild_id: int, receiver_id: int, *, amount: int, source: str, ref: int, key: str, now: datetime
+    ) -> ThanksResult | None:
+        """A system award for quiet work, once per ``key`` and receiver (``None`` if already given
+        or worth nothing)."""
+        if amount <= 0:
+            return None
+        async with self.db.session() as s:
+            if await _has_key(s, guild_id, receiver_id, key):
+                return None
+            entry = RecognitionEntry(
+                guild_id=guild_id,
+                receiver_id=receiver_id,
+                amount=amount,
+                source=source,
+                ref=ref,
+                award_key=key,
+                created_at=now,
+            )
+            try:
+                async with s.begin_nested():
+                    s.add(entry)
+            except IntegrityError:  # a concurrent delivery of the same event won
+                return None
+            return await _result(s, entry, 0, now)
+
+    async def _on_checkin(self, event: CheckinAnswered) -> None:
+        if event.skipped:
+            return
+        conf = await self.settings(event.guild_id)
+        await self.award(
+            event.guild_id,
+            event.member_id,
+            amount=conf.checkin_points,
+            source="checkin",
+            ref=int("".join(ch for ch in event.week if ch.isdigit())[:18] or 0),
+            key=f"checkin:{event.week}"[:80],
+            now=event.at,
+        )
+
+    async def _on_help_resolved(self, event: HelpResolved) -> None:
+        conf = await self.settings(event.guild_id)
+        for helper in dict.fromkeys(event.helper_ids):
+            if helper == event.asker_id:
+                continue
+            await self.award(
+                event.guild_id,
+                helper,
+                amount=conf.help_points,
+                source="help_resolved",
+                ref=event.request_id,
+                key=f"help_resolved:{event.request_id}",
+                now=event.at,
+            )
+
+    async def _on_conflict_closed(self, event: ConflictClosed) -> None:
+        if event.outcome != "agreement":
+            return
+        conf = await self.settings(event.guild_id)
+        await self.award(
+            event.guild_id,
+            event.moderator_id,
+            amount=conf.conflict_points,
+            source="conflict",
+            ref=event.case_id,
+            key=f"conflict:{event.case_id}",
+            now=event.at,
+        )
+
+    # ------------------------------------------------------------------ seeing
+
+    async def points(self, guild_id: int, member_id: int, now: datetime, *, recent: int = 5) -> PointsSummary:
+        """A member's totals (all time, rolling 7 and 30 days) and latest entries."""
+        async with self.db.session() as s:
+            total = await _total(s, guild_id, member_id)
+            week = await _total(s, guild_id, member_id, since=now - timedelta(days=7))
+            month = await _total(s, guild_id, member_id, since=now - timedelta(days=30))
+            rows = (
+                await s.exec(
+                    select(RecognitionEntry)
+                    .where(RecognitionEntry.guild_id == guild_id, RecognitionEntry.receiver_id == member_id)
+                    .order_by(col(RecognitionEntry.created_at).desc(), col(RecognitionEntry.id).desc())
+                    .limit(recent)
+                )
+            ).all()
+            pref = await s.get(RecognitionMember, (guild_id, member_id))
+        prefs = MemberPrefs(hidden=pref.hidden, private=pref.private) if pref else MemberPrefs()
+        return PointsSummary(member_id, total, week, month, tuple(_entry(r) for r in rows), prefs)
+
+    async def leaderboard(self, guild_id: int, period: Period, now: datetime, *, limit: int = 10) -> list[Standing]:
+        """Top members over a rolling window; hidden members are left out."""
+        if period not in PERIODS:
+            raise InvalidInput("recognition.errors.bad_period")
+        window = PERIODS[period]
+        async with self.db.session() as s:
+            return await _standings(s, guild_id, now - window if window else None, None, limit)
+
+    async def revoke(self, guild_id: int, entry_id: int, moderator_id: int, reason: str, now: datetime) -> Entry:
+        """Record a moderator's revocation (the row stays; its points stop counting)."""
+        async with self.db.session() as s:
+            row = await s.get(RecognitionEntry, entry_id, with_for_update=True)
+            if row is None or row.guild_id != guild_id:
+                raise NotFound("recognition.errors.no_entry", id=entry_id)
+            if row.revoked_at is not None:
+                raise InvalidInput("recognition.errors.already_revoked", id=entry_id)
+            row.revoked_at, row.revoked_by = now, moderator_id
+            row.revoke_reason = " ".join(reason.split())[:MAX_REASON]
+            await s.flush()
+            return _entry(row)
+
+    # ------------------------------------------------------------------ milestones
+
+    async def add_milestone(self, guild_id: int, threshold: int, role_id: int, now: datetime) -> Milestone:
+        """Map ``threshold`` points to a role (replacing the role of an existing threshold). Grants of
+        that threshold that failed before (e.g. a missing permission) are tried again."""
+        if not 1 <= threshold <= 1_000_000:
+            raise InvalidInput("recognition.errors.out_of_range", low=1, high=1_000_000)
+        async with self.db.session() as s:
+            row = (
+                await s.exec(
+                    select(RecognitionMilestone).where(
+                        RecognitionMilestone.guild_id == guild_id, RecognitionMilestone.threshold == threshold
+                    )
+                )
+            ).first()
+            if row is None:
+                s.add(RecognitionMilestone(guild_id=guild_id, threshold=threshold, role_id=role_id, created_at=now))
+            else:
+                row.role_id = role_id
+            await s.exec(
+                update(RecognitionGrant)
+                .where(
+                    col(RecognitionGrant.guild_id) == guild_id,
+                    col(RecognitionGrant.threshold) == threshold,
+                    col(RecognitionGrant.status) == "failed",
+                )
+                .values(status="pending", role_id=role_id)
+            )
+        return Milestone(threshold, role_id)
+
+    async def remove_milestone(self, guild_id: int, threshold: int) -> None:
+        """Forget a threshold (roles already given stay)."""
+        async with self.db.session() as s:
+            row = (
+                await s.exec(
+                    select(RecognitionMilestone).where(
+                        RecognitionMilestone.guild_id == guild_id, RecognitionMilestone.threshold == threshold
+                    )
+                )
+            ).first()
+            if row is None:
+                raise NotFound("recognition.errors.no_milestone", threshold=threshold)
+            await s.delete(row)
+
+    async def milestones(self, guild_id: int) -> list[Milestone]:
+        """Thresholds and roles, lowest first."""
+        async with self.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(RecognitionMilestone)
+                    .where(RecognitionMilestone.guild_id == guild_id)
+                    .order_by(col(RecognitionMilestone.threshold))
+                )
+            ).all()
+        return [Milestone(r.threshold, r.role_id) for r in rows]
+
+    async def claim_grants(self, now: datetime, ids: list[int] | None = None, limit: int = 50) -> list[Grant]:
+        """Claim grants to carry out now: the given ones, or every pending one (and any claim a dead
+        process left behind). Each grant is claimed by one caller only."""
+        async with self.db.session() as s:
+            query = select(RecognitionGrant).where(
+                or_(
+                    col(RecognitionGrant.status) == "pending",
+                    and_(
+                        col(RecognitionGrant.status) == "granting",
+                        col(RecognitionGrant.attempted_at) < now - STALE_CLAIM,
+                    ),
+                )
+            )
+            if ids is not None:
+                if not ids:
+                    return []
+                query = query.where(col(RecognitionGrant.id).in_(ids))
+            rows = (await s.exec(query.order_by(col(RecognitionGrant.id)).limit(limit))).all()
+            claimed: list[Grant] = []
+            for row in rows:
+                result = await s.exec(
+                    update(RecognitionGrant)
+                    .where(col(RecognitionGrant.id) == row.id, col(RecognitionGrant.status) == row.status)
+                    .values(status="granting", attempted_at=now)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    assert row.id is not None
+                    claimed.append(Grant(row.id, row.guild_id, row.member_id, row.threshold, row.role_id))
+            return claimed
+
+    async def finish_grant(self, grant_id: int, ok: bool, now: datetime) -> None:
+        """Record the outcome of a role call: ``granted``, or ``failed`` (not retried until an admin
+        saves that milestone again)."""
+        async with self.db.session() as s:
+            row = await s.get(RecognitionGrant, grant_id)
+            if row is not None:
+                row.status = "granted" if ok else "failed"
+                row.attempted_at = now
+
+    # ------------------------------------------------------------------ weekly post
+
+    async def due_weekly_posts(self, now: datetime) -> list[WeeklyPost]:
+        """Claim this week's post for every opted-in guild whose time has come (Monday 09:00 local).
+        A post is claimed once per guild and ISO week; weeks with no supporters are skipped."""
+        async with self.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(RecognitionConfig, GuildConfig)
+                    .join(GuildConfig, col(GuildConfig.guild_id) == col(RecognitionConfig.guild_id), isouter=True)
+                    .where(col(RecognitionConfig.weekly_enabled).is_(True))
+                )
+            ).all()
+        posts: list[WeeklyPost] = []
+        for conf, guild in rows:
+            tz = ZoneInfo(guild.timezone if guild else "UTC")
+            local = now.astimezone(tz)
+            start_local = datetime.combine(local.date() - timedelta(days=local.weekday()), time(0), tzinfo=tz)
+            if local < start_local + timedelta(hours=WEEKLY_POST_HOUR):
+                continue
+            end = start_local.astimezone(now.tzinfo)
+            begin = datetime.combine(start_local.date() - timedelta(days=7), time(0), tzinfo=tz).astimezone(now.tzinfo)
+            if conf.weekly_since is not None and conf.weekly_since > end:
+                continue
+            post = await self._claim_week(
+                conf=conf, guild=guild, week=iso_week(start_local - timedelta(days=7)), begin=begin, end=end, now=now
+            )
+            if post is not None:
+                posts.append(post)
+        return posts
+
+    async def _claim_week(
+        self,
+        *,
+        conf: RecognitionConfig,
+        guild: GuildConfig | None,
+        week: str,
+        begin: datetime,
+        end: datetime,
+        now: datetime,
+    ) -> WeeklyPost | None:
+        async with self.db.session() as s:
+            row = (
+                await s.exec(
+                    select(RecognitionWeeklyPost).where(
+                        RecognitionWeeklyPost.guild_id == conf.guild_id, RecognitionWeeklyPost.week == week
+                    )
+                )
+            ).first()
+            if row is not None and row.status != "retry":
+                return None
+            supporters = await _standings(s, conf.guild_id, begin, end, WEEKLY_SUPPORTERS)
+            status = "sending" if supporters else "empty"
+            channel_id = conf.weekly_channel_id or (guild.checkin_channel_id if guild else None)
+            if row is None:
+                try:
+                    async with s.begin_nested():
+                        s.add(
+                            RecognitionWeeklyPost(
+                                guild_id=conf.guild_id,
+                                week=week,
+                                status=status,
+                                channel_id=channel_id,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
+                except IntegrityError:
+                    return None
+            else:
+                row.status, row.updated_at = status, now
+        if not supporters:
+            return None
+        return WeeklyPost(conf.guild_id, week, channel_id, guild.language if guild else "en", tuple(supporters))
+
+    async def finish_weekly_post(
+        self,
+        guild_id: int,
+        week: str,
+        status: Literal["sent", "retry", "failed"],
+        now: datetime,
+        message_id: int | None = None,
+    ) -> None:
+        """Record how sending went: ``retry`` lets the next run try again."""
+        async with self.db.session() as s:
+            row = (
+                await s.exec(
+                    select(RecognitionWeeklyPost).where(
+                        RecognitionWeeklyPost.guild_id == guild_id, RecognitionWeeklyPost.week == week
+                    )
+                )
+            ).first()
+            if row is not None:
+                row.status, row.message_id, row.updated_at = status, message_id, now
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _settings(row: RecognitionConfig) -> RecognitionSettings:
+    return RecognitionSettings(
+        guild_id=row.guild_id,
+        thanks_points=row.thanks_points,
+        checkin_points=row.checkin_points,
+        help_points=row.help_points,
+        conflict_points=row.conflict_points,
+        cooldown_hours=row.cooldown_hours,
+        daily_cap=row.daily_cap,
+        weekly_enabled=row.weekly_enabled,
+        weekly_channel_id=row.weekly_channel_id,
+    )
+
+
+def _entry(row: RecognitionEntry) -> Entry:
+    assert row.id is not None
+    return Entry(
+        id=row.id,
+        guild_id=row.guild_id,
+        giver_id=row.giver_id,
+        receiver_id=row.receiver_id,
+        amount=row.amount,
+        reason=row.reason,
+        source=row.source,
+        created_at=row.created_at,
+        message_id=row.message_id,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+        revoke_reason=row.revoke_reason,
+    )
+
+
+async def _config(s: AsyncSession, guild_id: int) -> RecognitionSettings:
+    row = await s.get(RecognitionConfig, guild_id)
+    return _settings(row) if row else RecognitionSettings(guild_id=guild_id)
+
+
+async def _member_row(
+    s: AsyncSession, guild_id: int, member_id: int, now: datetime, *, lock: bool = False
+) -> RecognitionMember:
+    row = await s.get(RecognitionMember, (guild_id, member_id), with_for_update=lock)
+    if row is not None:
+        return row
+    try:
+        async with s.begin_nested():
+            row = RecognitionMember(guild_id=guild_id, member_id=member_id, updated_at=now)
+            s.add(row)
+    except IntegrityError:  # created concurrently
+        row = await s.get(RecognitionMember, (guild_id, member_id), with_for_update=lock, populate_existing=True)
+        assert row is not None
+    return row
+
+
+async def _has_key(s: AsyncSession, guild_id: int, receiver_id: int, key: str) -> bool:
+    found = await s.exec(
+        select(RecognitionEntry.id).where(
+            RecognitionEntry.guild_id == guild_id,
+            RecognitionEntry.receiver_id == receiver_id,
+            RecognitionEntry.award_key == key,
+        )
+    )
+    return found.first() is not None
+
+
+async def _check_limits(
+    s: AsyncSession, conf: RecognitionSettings, giver_id: int, receiver_id: int, now: datetime
+) -> None:
+    cooldown = timedelta(hours=conf.cooldown_hours)
+    last = (
+        await s.exec(
+            select(func.max(RecognitionEntry.created_at)).where(
+                RecognitionEntry.guild_id == conf.guild_id,
+                RecognitionEntry.giver_id == giver_id,
+                RecognitionEntry.receiver_id == receiver_id,
+                col(RecognitionEntry.created_at) > now - cooldown,
+            )
+        )
+    ).one()
+    if last is not None:
+        raise TryLater("recognition.errors.cooldown", retry_at=_aware(last) + cooldown, hours=conf.cooldown_hours)
+    recent = (
+        await s.exec(
+            select(RecognitionEntry.created_at)
+            .where(
+                RecognitionEntry.guild_id == conf.guild_id,
+                RecognitionEntry.giver_id == giver_id,
+                col(RecognitionEntry.created_at) > now - CAP_WINDOW,
+            )
+            .order_by(col(RecognitionEntry.created_at).desc())
+            .limit(conf.daily_cap)
+        )
+    ).all()
+    if len(recent) >= conf.daily_cap:
+        # The oldest of the last ``cap`` thanks leaves the window first.
+        raise TryLater("recognition.errors.daily_cap", retry_at=_aware(recent[-1]) + CAP_WINDOW, cap=conf.daily_cap)
+
+
+def _aware(value: datetime) -> datetime:
+    # Defensive: aggregates must come back aware like the column itself.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def _pair_count(s: AsyncSession, guild_id: int, a: int, b: int, since: datetime) -> int:
+    pair = or_(
+        and_(col(RecognitionEntry.giver_id) == a, col(RecognitionEntry.receiver_id) == b),
+        and_(col(RecognitionEntry.giver_id) == b, col(RecognitionEntry.receiver_id) == a),
+    )
+    count = await s.exec(
+        select(func.count())
+        .select_from(RecognitionEntry)
+        .where(RecognitionEntry.guild_id == guild_id, pair, col(RecognitionEntry.created_at) > since)
+    )
+    return int(count.one())
+
+
+async def _total(s: AsyncSession, guild_id: int, member_id: int, *, since: datetime | None = None) -> int:
+    query = select(func.coalesce(func.sum(RecognitionEntry.amount), 0)).where(
+        RecognitionEntry.guild_id == guild_id,
+        RecognitionEntry.receiver_id == member_id,
+        col(RecognitionEntry.revoked_at).is_(None),
+    )
+    if since is not None:
+        query = query.where(col(RecognitionEntry.created_at) > since)
+    return int((await s.exec(query)).one())
+
+
+async def _standings(
+    s: AsyncSession, guild_id: int, since: datetime | None, until: datetime | None, limit: int
+) -> list[Standing]:
+    points = func.sum(RecognitionEntry.amount).label("points")
+    hidden = select(RecognitionMember.member_id).where(
+        RecognitionMember.guild_id == guild_id, col(RecognitionMember.hidden).is_(True)
+    )
+    query = select(RecognitionEntry.receiver_id, points).where(
+        RecognitionEntry.guild_id == guild_id,
+        col(RecognitionEntry.revoked_at).is_(None),
+        col(RecognitionEntry.receiver_id).not_in(hidden),
+    )
+    if since is not None:
+        query = query.where(col(RecognitionEntry.created_at) >= since)
+    if until is not None:
+        query = query.where(col(RecognitionEntry.created_at) < until)
+    query = (
+        query.group_by(col(RecognitionEntry.receiver_id))
+        .having(points > 0)
+        .order_by(points.desc(), col(RecognitionEntry.receiver_id))
+        .limit(limit)
+    )
+    return [Standing(int(member), int(total)) for member, total in (await s.exec(query)).all()]
+
+
+async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: datetime) -> ThanksResult:
+    """After inserting ``entry``: the new total, and pending grants for every milestone reached."""
+    assert entry.id is not None
+    guild_id, member_id = entry.guild_id, entry.receiver_id
+    total = await _total(s, guild_id, member_id)
+    reached = (
+        await s.exec(
+            select(RecognitionMilestone).where(
+                RecognitionMilestone.guild_id == guild_id,
+                col(RecognitionMilestone.threshold) <= total,
+                col(RecognitionMilestone.threshold).not_in(
+                    select(RecognitionGrant.threshold).where(
+                        RecognitionGrant.guild_id == guild_id, RecognitionGrant.member_id == member_id
+                    )
+                ),
+            )
+        )
+    ).all()
+    grants: list[Grant] = []
+    for milestone in reached:
+        grant = RecognitionGrant(
+            guild_id=guild_id,
+            member_id=member_id,
+            threshold=milestone.threshold,
+            role_id=milestone.role_id,
+            created_at=now,
+        )
+        try:
+            async with s.begin_nested():
+                s.add(grant)
+        except IntegrityError:  # granted concurrently
+            continue
+        assert grant.id is not None
+        grants.append(Grant(grant.id, guild_id, member_id, grant.threshold, grant.role_id))
+    pref = await s.get(RecognitionMember, (guild_id, member_id))
+    return ThanksResult(
+        entry_id=entry.id,
+        receiver_id=member_id,
+        amount=entry.amount,
+        total=total,
+        previous=previous,
+        private=bool(pref and pref.private),
+        milestones=tuple(grants),
+    )
