@@ -13,6 +13,16 @@ from bot.models import metadata
 
 config = context.config
 
+# Full-text search tables (SQLite FTS5 and its shadow tables, PostgreSQL's GIN index) are made by
+# hand in migrations and are not SQLModel tables: autogenerate must leave them alone.
+_FTS = ("_fts", "_fts_data", "_fts_idx", "_fts_content", "_fts_docsize", "_fts_config")
+
+
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    if not name:
+        return True
+    return not ((type_ == "table" and name.endswith(_FTS)) or (type_ == "index" and name.endswith("_fts")))
+
 
 def _run(connection: Connection) -> None:
     context.configure(
@@ -20,6 +30,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
