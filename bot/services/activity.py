@@ -1,13 +1,139 @@
-"""Last-active tracking, buffered and written in batches (issue #7)."""
+"""Last-active tracking, buffered in memory and written in batches (issue #7).
+
+:meth:`ActivityService.record` is called for every guild message, reaction and interaction, so it
+only updates a dict (the latest time per member); :meth:`ActivityService.flush` writes the buffer
+in one upsert per chunk. Nothing about *what* a member did is ever stored.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.models.activity import MemberActivity
 from bot.services.context import ServiceContext
+from bot.services.events import MemberActive
+
+log = logging.getLogger(__name__)
+
+#: Rows per INSERT statement (4 bound values each; well under SQLite's variable limit).
+CHUNK = 500
+
+Key = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What we know about one member's activity in a guild."""
+
+    guild_id: int
+    member_id: int
+    last_active_at: datetime
+    joined_at: datetime | None
 
 
 class ActivityService:
-    """Placeholder until the feature lands; keeps the service container stable."""
+    """Records when members were last active; one write per batch, never one per message."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
         self.events = ctx.events
+        self._buffer: dict[Key, list[Any]] = {}  # (guild, member) → [last_active_at, joined_at]
+        ctx.events.subscribe(MemberActive, self._on_member_active)
+
+    async def _on_member_active(self, event: MemberActive) -> None:
+        self.record(event.guild_id, event.member_id, event.at)
+
+    def record(self, guild_id: int, member_id: int, at: datetime, joined_at: datetime | None = None) -> None:
+        """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it)."""
+        entry = self._buffer.get((guild_id, member_id))
+        if entry is None:
+            self._buffer[(guild_id, member_id)] = [at, joined_at]
+            return
+        entry[0] = max(entry[0], at)
+        if joined_at is not None:
+            entry[1] = joined_at
+
+    @property
+    def pending(self) -> int:
+        """How many members are waiting in the buffer."""
+        return len(self._buffer)
+
+    def buffered(self, guild_id: int, member_id: int) -> datetime | None:
+        """The latest not-yet-written activity of a member, if any."""
+        entry = self._buffer.get((guild_id, member_id))
+        return entry[0] if entry else None
+
+    async def flush(self, now: datetime | None = None) -> int:
+        """Write the buffer (upsert keeping the later time). Returns how many members were written.
+
+        On a database error the batch goes back into the buffer, so nothing is lost but the error
+        is raised to the caller (the scheduler logs it and the next run tries again).
+        """
+        if not self._buffer:
+            return 0
+        batch, self._buffer = self._buffer, {}
+        rows = [
+            {"guild_id": g, "member_id": m, "last_active_at": at, "joined_at": joined}
+            for (g, m), (at, joined) in batch.items()
+        ]
+        try:
+            async with self.db.session() as s:
+                for start in range(0, len(rows), CHUNK):
+                    await s.exec(self._upsert(rows[start : start + CHUNK]))
+        except Exception:
+            for (g, m), (at, joined) in batch.items():
+                self.record(g, m, at, joined)
+            raise
+        return len(rows)
+
+    async def flush_now(self) -> None:
+        """Flush on shutdown (a no-argument hook for ``bot.on_shutdown``)."""
+        written = await self.flush()
+        if written:
+            log.info("flushed %d buffered activity rows on shutdown", written)
+
+    def _upsert(self, rows: list[dict[str, Any]]) -> Any:
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        table = MemberActivity.__table__  # type: ignore[attr-defined]
+        stmt = insert(table).values(rows)
+        new, old = stmt.excluded, table.c
+        return stmt.on_conflict_do_update(
+            index_elements=[old.guild_id, old.member_id],
+            set_={
+                "last_active_at": case(
+                    (new.last_active_at > old.last_active_at, new.last_active_at), else_=old.last_active_at
+                ),
+                "joined_at": func.coalesce(new.joined_at, old.joined_at),
+            },
+        )
+
+    async def get(self, guild_id: int, member_id: int) -> Activity | None:
+        """What we know of one member (including the unwritten buffer)."""
+        async with self.db.session() as s:
+            row = await s.get(MemberActivity, (guild_id, member_id))
+        buffered = self.buffered(guild_id, member_id)
+        if row is None and buffered is None:
+            return None
+        last = max(t for t in (row.last_active_at if row else None, buffered) if t is not None)
+        joined = self._buffer.get((guild_id, member_id), [None, None])[1] or (row.joined_at if row else None)
+        return Activity(guild_id, member_id, last, joined)
+
+    async def forget(self, guild_id: int, member_ids: Iterable[int]) -> int:
+        """Delete what we know of these members (privacy requests). Returns rows deleted."""
+        ids = list(member_ids)
+        for m in ids:
+            self._buffer.pop((guild_id, m), None)
+        if not ids:
+            return 0
+        async with self.db.session() as s:
+            table = MemberActivity.__table__  # type: ignore[attr-defined]
+            result = await s.exec(table.delete().where(table.c.guild_id == guild_id, table.c.member_id.in_(ids)))
+        return int(result.rowcount or 0)

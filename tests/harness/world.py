@@ -34,6 +34,8 @@ PG_ENV = "KINSHIP_TEST_DATABASE_URL"
 class TestDatabase:
     """A fresh database per test: a SQLite file, or a throw-away schema on PostgreSQL."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         self.schema = schema

@@ -1,0 +1,77 @@
+"""ActivityService on a real database: buffered in memory, written in batches, later time wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.models.activity import MemberActivity
+from bot.services import Services
+from bot.services.activity import CHUNK
+from bot.services.events import MemberActive
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+G = 10
+
+
+async def _rows(services: Services) -> int:
+    async with services.activity.db.session() as s:
+        return (await s.exec(select(func.count()).select_from(MemberActivity))).scalar_one()
+
+
+async def test_record_only_buffers_and_flush_writes_the_latest_time(services: Services) -> None:
+    joined = NOW - timedelta(days=100)
+    services.activity.record(G, 1, NOW - timedelta(hours=1), joined)
+    services.activity.record(G, 1, NOW)
+    services.activity.record(G, 1, NOW - timedelta(hours=2))  # older events may arrive late
+    services.activity.record(G, 2, NOW)
+    assert await _rows(services) == 0, "no database write per event"
+    assert services.activity.pending == 2
+
+    assert await services.activity.flush(NOW) == 2
+    assert services.activity.pending == 0
+    one = await services.activity.get(G, 1)
+    assert one is not None and one.last_active_at == NOW and one.joined_at == joined
+    assert await services.activity.flush(NOW) == 0
+
+
+async def test_upsert_keeps_the_later_time_and_the_known_join_date(services: Services) -> None:
+    joined = NOW - timedelta(days=30)
+    services.activity.record(G, 1, NOW, joined)
+    await services.activity.flush()
+    services.activity.record(G, 1, NOW - timedelta(days=1))  # an older event, written later
+    await services.activity.flush()
+    row = await services.activity.get(G, 1)
+    assert row is not None and row.last_active_at == NOW and row.joined_at == joined
+
+    rejoined = NOW + timedelta(days=1)
+    services.activity.record(G, 1, NOW + timedelta(days=2), rejoined)
+    await services.activity.flush()
+    row = await services.activity.get(G, 1)
+    assert row is not None and row.last_active_at == NOW + timedelta(days=2) and row.joined_at == rejoined
+
+
+async def test_flush_writes_large_batches_in_chunks(services: Services) -> None:
+    for member_id in range(CHUNK * 2 + 7):
+        services.activity.record(G, member_id, NOW)
+    assert await services.activity.flush() == CHUNK * 2 + 7
+    assert await _rows(services) == CHUNK * 2 + 7
+
+
+async def test_member_active_events_from_other_features_count(services: Services) -> None:
+    await services.ctx.events.publish(MemberActive(G, 5, NOW))
+    assert services.activity.buffered(G, 5) == NOW
+    got = await services.activity.get(G, 5)  # reads include what is still buffered
+    assert got is not None and got.last_active_at == NOW
+    await services.activity.flush_now()
+    assert await _rows(services) == 1
+
+
+async def test_forget_deletes_rows_and_buffer(services: Services) -> None:
+    services.activity.record(G, 1, NOW)
+    await services.activity.flush()
+    services.activity.record(G, 1, NOW + timedelta(minutes=1))
+    assert await services.activity.forget(G, [1]) == 1
+    assert await services.activity.get(G, 1) is None
+    assert services.activity.pending == 0
