@@ -23,7 +23,8 @@ def backoff(attempts: int, now: datetime, *, base: float = 30.0, cap: float = 36
 class DmPacer:
     """One per process: every feature's DMs together stay under Discord's pace.
 
-    ``try_acquire(now)`` hands out one DM slot per :data:`DM_INTERVAL` and none while paused;
+    ``try_acquire(now)`` (or ``ready`` then ``take``) hands out one DM slot per :data:`DM_INTERVAL`
+    and none while paused;
     ``pause(now)`` is called on a 40003 and stops every DM for :data:`DM_PAUSE`. Jobs that get
     ``False`` leave the DM planned for their next tick instead of sleeping.
     """
@@ -33,13 +34,21 @@ class DmPacer:
         self.next_at: datetime | None = None
         self.paused_until: datetime | None = None
 
-    def try_acquire(self, now: datetime) -> bool:
-        """Take a DM slot if one is free at ``now``."""
+    def ready(self, now: datetime) -> bool:
+        """Whether a DM may be sent at ``now`` (without taking the slot)."""
         if self.paused_until is not None and now < self.paused_until:
             return False
-        if self.next_at is not None and now < self.next_at:
-            return False
+        return self.next_at is None or now >= self.next_at
+
+    def take(self, now: datetime) -> None:
+        """Record that a DM is being sent at ``now``."""
         self.next_at = now + self.interval
+
+    def try_acquire(self, now: datetime) -> bool:
+        """Take a DM slot if one is free at ``now``."""
+        if not self.ready(now):
+            return False
+        self.take(now)
         return True
 
     def pause(self, now: datetime, until: datetime | None = None) -> None:

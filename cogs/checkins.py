@@ -20,7 +20,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import DM_PAUSE, PROBLEM_BACKOFF, backoff, classify
+from bot.delivery import PROBLEM_BACKOFF, backoff, classify
 from bot.services.checkins import DAYS, BuddyIntro, PostJob, ReminderJob, next_post_at
 from bot.ui import format_when, lang_of, reply, tr
 from cogs._base import FeatureCog
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 _T = app_commands.locale_str
 
 #: The smallest gap between two DMs.
-DM_GAP = timedelta(seconds=1)
 #: Give up on a buddy introduction after this many failed attempts.
 INTRO_ATTEMPTS = 6
 
@@ -62,7 +61,6 @@ class CheckinsCog(FeatureCog):
 
     def __init__(self, bot: KinshipBot) -> None:
         super().__init__(bot)
-        self._dm_ready_at: datetime | None = None  # pacing and the 40003 pause (in memory)
 
     async def cog_load(self) -> None:
         """Register the persistent buttons and the jobs."""
@@ -268,11 +266,11 @@ class CheckinsCog(FeatureCog):
     # --------------------------------------------------------------------- reminders
 
     def _dm_slots(self, now: datetime) -> int:
-        return 1 if self._dm_ready_at is None or now >= self._dm_ready_at else 0
+        return 1 if self.bot.dm_pacer.ready(now) else 0
 
     async def _send_dm(self, member_id: int, now: datetime, content: str, view: discord.ui.View | None = None) -> str:
-        """DM a member; returns ``sent`` or the :func:`classify` outcome. Keeps the pacing."""
-        self._dm_ready_at = now + DM_GAP
+        """DM a member; returns ``sent`` or the :func:`classify` outcome. Keeps the shared pacing."""
+        self.bot.dm_pacer.take(now)
         try:
             user = self.bot.get_user(member_id) or await self.bot.fetch_user(member_id)
             if view is not None:
@@ -282,8 +280,8 @@ class CheckinsCog(FeatureCog):
         except discord.HTTPException as error:
             outcome = classify(error)
             if outcome == "dm_too_fast":
-                self._dm_ready_at = now + DM_PAUSE
-                log.warning("Discord says we open DMs too fast; pausing DMs until %s", self._dm_ready_at)
+                self.bot.dm_pacer.pause(now)
+                log.warning("Discord says we open DMs too fast; pausing DMs until %s", self.bot.dm_pacer.paused_until)
             return outcome
         return "sent"
 

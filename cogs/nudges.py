@@ -170,9 +170,12 @@ class NudgesCog(FeatureCog):
         await self.services.nudges.digest_done(digest.sweep_id, now, posted=posted)
 
     async def _deliver(self, now: datetime) -> None:
+        if not self.bot.dm_pacer.ready(now):  # every feature's DMs share one pace
+            return
         prompt = await self.services.nudges.claim(now)
         if prompt is None:
             return
+        self.bot.dm_pacer.take(now)
         guild = self.bot.get_guild(prompt.guild_id)
         if guild is None:
             await self.services.nudges.mark_failed(prompt.nudge_id, "gone", now, detail="bot is not in the guild")
@@ -188,6 +191,7 @@ class NudgesCog(FeatureCog):
         except SEND_ERRORS as error:
             kind = classify(error)
             if kind == "dm_too_fast":
+                self.bot.dm_pacer.pause(now)
                 log.warning("Discord says DMs are opened too fast (40003): pausing prompt DMs")
             await self.services.nudges.mark_failed(
                 prompt.nudge_id, kind, now, detail=f"{type(error).__name__} {getattr(error, 'code', '')}"

@@ -29,14 +29,12 @@ from bot.errors import InvalidInput, NotFound
 from bot.models.activity import MemberActivity
 from bot.models.guild import GuildConfig
 from bot.models.nudges import Nudge, NudgePolicy, NudgePreference, NudgeSweep, NudgeThrottle
+from bot.retry import DM_PAUSE
 from bot.services.context import ServiceContext
 
 Answer = Literal["okay", "talk", "stop"]
 FailKind = Literal["retry", "forbidden", "missing", "dm_closed", "dm_too_fast", "gone"]
 
-#: The pause of every prompt DM after Discord's 40003 (same as ``bot.delivery.DM_PAUSE``; services
-#: do not import the Discord layer).
-DM_PAUSE = timedelta(minutes=10)
 #: How many names the weekly digest lists (the rest are counted as "and N more").
 DIGEST_NAMES = 40
 #: Tries for a prompt that keeps failing with 5xx/network errors before it is given up.
