@@ -23,7 +23,7 @@ import simcord
 from bot.app import KinshipBot
 from bot.config import Settings
 from bot.db import Database
-from bot.scheduler import Scheduler
+from bot.scheduler import Leadership, Scheduler
 from bot.services import Services
 from bot.services.context import ServiceContext
 
@@ -65,7 +65,12 @@ class TestDatabase:
 
 
 def build_bot(
-    db: Database, now: Any, *, settings: Settings | None = None, extensions: list[str] | None = None
+    db: Database,
+    now: Any,
+    *,
+    settings: Settings | None = None,
+    extensions: list[str] | None = None,
+    leadership: Leadership | None = None,
 ) -> KinshipBot:
     """The bot exactly as ``bot.__main__.build`` makes it, with the test's clock."""
     settings = settings or Settings(discord_token=FAKE_TOKEN, database_url=db.engine.url.render_as_string())
@@ -74,7 +79,7 @@ def build_bot(
         settings=settings,
         db=db,
         services=services,
-        scheduler=Scheduler(now=now, ticking=False),
+        scheduler=Scheduler(now=now, leadership=leadership, ticking=False),
         now=now,
         extensions=extensions,
     )
@@ -181,7 +186,11 @@ def _install_locale_hook(world: World) -> None:
 
 @contextlib.asynccontextmanager
 async def running_world(
-    test_db: TestDatabase, *, extensions: list[str] | None = None, settings: Settings | None = None
+    test_db: TestDatabase,
+    *,
+    extensions: list[str] | None = None,
+    settings: Settings | None = None,
+    leadership: Any = None,
 ) -> AsyncIterator[World]:
     """Start SimCord with a freshly migrated database and the standard guild."""
     db = test_db.open()
@@ -191,7 +200,9 @@ async def running_world(
     def now() -> datetime:
         return env_holder["env"].now()
 
-    bot = build_bot(db, now, extensions=extensions, settings=settings)
+    if callable(leadership):  # a factory taking the engine, e.g. PostgresLeadership
+        leadership = leadership(db.engine)
+    bot = build_bot(db, now, extensions=extensions, settings=settings, leadership=leadership)
     # Expected errors (a refused check, a KinshipError) reach our own handler and are rendered;
     # unexpected ones are caught by ``unexpected_errors`` below instead of SimCord's blanket check.
     env = simcord.Env(bot, shard_count=bot.shard_count or 1, check_errors=False)
