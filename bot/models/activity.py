@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Index
 from sqlmodel import SQLModel
 
 from bot.models.base import Personal, snowflake, utc_field
+from bot.models.privacy import Retention
 
 
 class MemberActivity(SQLModel, table=True):
@@ -25,6 +27,8 @@ class MemberActivity(SQLModel, table=True):
         Index("ix_member_activity_guild_last_active", "guild_id", "last_active_at", "member_id", "joined_at"),
     )
     __personal__: Personal = {"member_id": "delete"}
+    #: ``/setup retention activity_days``: members not seen for longer are forgotten.
+    __retention__: ClassVar[Retention] = Retention("activity", "last_active_at")
 
     guild_id: int = snowflake(primary_key=True)
     member_id: int = snowflake(primary_key=True)

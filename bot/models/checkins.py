@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.models.base import BigIntPK, Personal, id_pk, snowflake, utc_field
+from bot.models.privacy import Retention
 
 
 class CheckinSchedule(SQLModel, table=True):
@@ -56,6 +58,8 @@ class CheckinAnswer(SQLModel, table=True):
     __tablename__ = "checkin_answer"
     __table_args__ = (UniqueConstraint("guild_id", "member_id", "week", name="uq_checkin_answer_week"),)
     __personal__: Personal = {"member_id": "delete"}
+    #: ``/setup retention notes_days``: old notes are emptied; the mood keeps counting for the trend.
+    __retention__: ClassVar[Retention] = Retention("notes", "answered_at", ("note",))
 
     id: int | None = id_pk()
     guild_id: int = snowflake(index=True)

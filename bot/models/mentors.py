@@ -33,7 +33,8 @@ class MentorBlock(SQLModel, table=True):
 
     __tablename__ = "mentor_block"
     __table_args__ = (UniqueConstraint("guild_id", "member_id", "blocked_id", name="uq_mentor_block"),)
-    __personal__: Personal = {"member_id": "delete", "blocked_id": "delete"}
+    # Only the blocker's data: a member deleting their data must not lift blocks others placed on them.
+    __personal__: Personal = {"member_id": "delete"}
 
     id: int | None = id_pk()
     guild_id: int = snowflake(index=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.models.base import Personal, id_pk, snowflake, utc_field
+from bot.models.privacy import Retention
 
 
 class NudgePolicy(SQLModel, table=True):
@@ -67,6 +69,8 @@ class Nudge(SQLModel, table=True):
     """
 
     __tablename__ = "nudge"
+    #: ``/setup retention activity_days`` (keep it above the prompt cool-down, 30 days by default).
+    __retention__: ClassVar[Retention] = Retention("activity", "planned_at")
     __table_args__ = (
         UniqueConstraint("guild_id", "member_id", "period", name="uq_nudge_member_period"),
         Index("ix_nudge_guild_member_planned", "guild_id", "member_id", "planned_at"),

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.models.activity import MemberActivity
 from bot.services.context import ServiceContext
-from bot.services.events import MemberActive
+from bot.services.events import MemberActive, MemberDataDeleted
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,15 @@ class ActivityService:
         self.events = ctx.events
         self._buffer: dict[Key, list[Any]] = {}  # (guild, member) → [last_active_at, joined_at]
         ctx.events.subscribe(MemberActive, self._on_member_active)
+        ctx.events.subscribe(MemberDataDeleted, self._on_data_deleted)
 
     async def _on_member_active(self, event: MemberActive) -> None:
         self.record(event.guild_id, event.member_id, event.at)
+
+    async def _on_data_deleted(self, event: MemberDataDeleted) -> None:
+        """After ``/privacy delete``: drop what is still buffered, or the next flush writes it back."""
+        for key in [k for k in self._buffer if k[1] == event.member_id and event.guild_id in (None, k[0])]:
+            del self._buffer[key]
 
     def record(self, guild_id: int, member_id: int, at: datetime, joined_at: datetime | None = None) -> None:
         """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it)."""

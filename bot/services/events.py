@@ -63,6 +63,16 @@ class ConflictClosed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class MemberDataDeleted:
+    """``/privacy delete`` committed: services holding in-memory state about the member (buffers,
+    caches) drop it too. ``guild_id`` None means every guild."""
+
+    guild_id: int | None
+    member_id: int
+    at: datetime
+
+
 @dataclass(slots=True)
 class EventBus:
     """Subscribe handlers per event type; ``publish`` awaits them one after another."""

@@ -51,6 +51,7 @@ from bot.errors import InvalidInput, TryLater
 from bot.models import metadata
 from bot.models.privacy import PrivacyExport, PrivacySettings, Retention
 from bot.services.context import ServiceContext
+from bot.services.events import MemberDataDeleted
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,6 @@ RETENTION_INTERVAL = timedelta(hours=23)
 EXPORT_FORMAT = 1
 
 _CASCADING = {"CASCADE", "SET NULL", "SET DEFAULT"}
-
-
-@dataclass(frozen=True, slots=True)
-class MemberDataDeleted:
-    """Published after ``/privacy delete`` committed, so services holding in-memory state about the
-    member (buffers, caches) can drop it too. (Belongs in ``bot.services.events`` eventually.)"""
-
-    guild_id: int | None
-    member_id: int
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
