@@ -276,7 +276,3 @@ class BuddyLeaveButton(
         bot = kbot(interaction)
         await bot.services.checkins.set_buddies(self.guild_id, interaction.user.id, False, bot.now())
         await reply(interaction, await tr(interaction, "checkins.buddy_left"))
-
-
-async def setup(bot: discord.Client) -> None:
-    """Nothing to load: the check-in cog registers these items."""

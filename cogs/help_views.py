@@ -445,8 +445,3 @@ class Delivery:
             except discord.HTTPException:
                 return ""
         return member.display_name
-
-
-async def setup(bot: KinshipBot) -> None:
-    """Nothing to load: ``cogs.help`` uses this module. (``all_extensions`` loads every module
-    under ``cogs/``, so a helper module needs an entry point.)"""

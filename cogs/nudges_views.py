@@ -217,8 +217,3 @@ def render_digest(digest: Digest, names: list[str]) -> discord.Embed:
     embed = discord.Embed(title=i18n.t("nudges.digest.title", lang), description=text[:4096], colour=COLOR)
     embed.set_footer(text=i18n.t("nudges.digest.footer", lang))
     return embed
-
-
-async def setup(bot: discord.Client) -> None:
-    """Nothing to load: ``bot.app.all_extensions`` loads every non-underscore module under ``cogs/``;
-    the nudges cog registers these pieces itself."""

@@ -290,8 +290,3 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
         return
     await service.finish_weekly_post(guild.id, post.week, "sent", now, message_id=sent.id)
     await health.clear(guild.id, "recognition.weekly")
-
-
-async def setup(bot: KinshipBot) -> None:
-    """Nothing to load: ``bot.app.all_extensions`` loads every non-underscore module under ``cogs/``;
-    the recognition cog registers these pieces itself."""

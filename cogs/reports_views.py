@@ -373,8 +373,3 @@ __all__ = [
     "modal_labels",
     "receipt_view",
 ]
-
-
-async def setup(bot: object) -> None:
-    """Not an extension of its own: ``cogs.reports`` uses this module. (``bot.app.all_extensions``
-    loads every module under ``cogs/``; this no-op keeps that working.)"""

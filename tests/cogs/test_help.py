@@ -6,45 +6,16 @@ Los Angeles.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import discord
-import pytest
 
 from cogs._ids import thank_custom_id
-from tests.conftest import _ErrorLog
-from tests.harness import world as harness
-from tests.harness.contract import check_requests, format_violations, load_spec
-from tests.harness.world import World, running_world, unexpected_errors
+from tests.harness.world import World
 
 #: Only the cogs this feature needs, so that another feature's work in progress cannot break these
 #: tests; the checks are the shared ``world`` fixture's (REST contract, unexpected errors, error logs).
-EXTENSIONS = ["cogs.setup", "cogs.help", "cogs.help_views"]
-
-
-@pytest.fixture
-async def world(test_db: harness.TestDatabase, allow_error_logs: list[str]) -> AsyncIterator[World]:
-    """The shared ``world`` fixture, with the help cogs only."""
-    errors = _ErrorLog()
-    root = logging.getLogger()
-    root.addHandler(errors)
-    try:
-        async with running_world(test_db, extensions=EXTENSIONS) as w:
-            yield w
-            violations = check_requests(w.env.http_requests, load_spec())
-            assert not violations, format_violations(violations)
-            unexpected = unexpected_errors(w)
-            assert not unexpected, f"the bot raised unexpected errors: {unexpected!r}"
-    finally:
-        root.removeHandler(errors)
-    logged = [r.getMessage() for r in errors.records if not any(a in r.getMessage() for a in allow_error_logs)]
-    assert not logged, "the bot logged errors:\n" + "\n".join(logged)
-
-
-# ---------------------------------------------------------------- helpers
 
 
 async def _ready(world: World, *topics: str) -> None:
