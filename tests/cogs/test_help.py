@@ -14,10 +14,6 @@ import discord
 from cogs._ids import thank_custom_id
 from tests.harness.world import World
 
-#: Only the cogs this feature needs, so that another feature's work in progress cannot break these
-#: tests; the checks are the shared ``world`` fixture's (REST contract, unexpected errors, error logs).
-
-
 async def _ready(world: World, *topics: str) -> None:
     await world.configure(help_channel_id=world.help.id, mod_channel_id=world.mods.id, mod_role_id=world.mod_role.id)
     for name in topics or ("Anxiety", "Grief"):
