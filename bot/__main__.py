@@ -64,6 +64,9 @@ async def run(settings: Settings) -> int:
     except discord.PrivilegedIntentsRequired:
         print("Discord refused an intent. Kinship needs no privileged intents; check SHARD settings.", file=sys.stderr)
         return 2
+    except Exception:
+        log.exception("Kinship stopped because of an unexpected error")
+        return 1
     finally:
         await db.close()
     return 0

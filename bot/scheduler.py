@@ -9,6 +9,7 @@ restart, a missed run or a second process never sends twice. Tests skip APSchedu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -64,6 +65,7 @@ class Scheduler:
         self.leadership: Leadership = leadership or AlwaysLeader()
         self._jobs: dict[str, _Entry] = {}
         self._aps: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()
 
     @property
     def jobs(self) -> list[str]:
@@ -84,6 +86,16 @@ class Scheduler:
 
     async def run(self, name: str, now: datetime | None = None) -> bool:
         """Run one job now (if this process leads). Errors are logged with an id, never raised."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)  # shutdown() lets these finish instead of cancelling them
+        try:
+            return await self._run(name, now)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def _run(self, name: str, now: datetime | None) -> bool:
         entry = self._jobs[name]
         if not await self.leadership.is_leader():
             return False
@@ -115,9 +127,17 @@ class Scheduler:
             self.run, "interval", seconds=entry.seconds, args=[entry.name], id=entry.name, replace_existing=True
         )
 
-    async def shutdown(self) -> None:
-        """Stop ticking and release leadership."""
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop ticking, let running jobs finish (at most ``grace`` seconds), release leadership.
+
+        ``AsyncIOScheduler.shutdown`` cancels jobs still running; a job cancelled inside a database
+        call leaves its connection half-closed, and closing the engine after that can hang.
+        """
         if self._aps is not None:
+            self._aps.pause()
+            running = self._running - {asyncio.current_task()}
+            if running:
+                await asyncio.wait(running, timeout=grace)
             self._aps.shutdown(wait=False)
             self._aps = None
         await self.leadership.release()

@@ -72,3 +72,25 @@ async def test_start_registers_interval_jobs_in_memory_and_shutdown_stops_them()
     finally:
         await sched.shutdown()
     assert sched._aps is None
+
+
+async def test_shutdown_lets_a_running_job_finish_instead_of_cancelling_it() -> None:
+    import asyncio
+
+    started, release, finished = asyncio.Event(), asyncio.Event(), []
+
+    async def slow(now: datetime) -> None:
+        started.set()
+        await release.wait()  # e.g. in the middle of a database call
+        finished.append(now)
+
+    sched = Scheduler(now=lambda: T0)
+    sched.every("slow", 3600, slow)
+    sched.start()
+    running = asyncio.create_task(sched.run("slow"))
+    await started.wait()
+    stopping = asyncio.create_task(sched.shutdown(grace=5))
+    await asyncio.sleep(0)
+    release.set()
+    await stopping
+    assert await running is True and finished == [T0]
