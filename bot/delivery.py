@@ -26,6 +26,7 @@ __all__ = ["DM_PAUSE", "PROBLEM_BACKOFF", "DmPacer", "Outcome", "backoff", "clas
 
 Outcome = Literal["retry", "forbidden", "missing", "dm_closed", "dm_too_fast", "gone"]
 
+
 def classify(error: BaseException) -> Outcome:
     """What a failed Discord call means for a durable send."""
     if isinstance(error, discord.HTTPException):
@@ -46,4 +47,3 @@ def classify(error: BaseException) -> Outcome:
     if isinstance(error, (aiohttp.ClientError, TimeoutError, OSError)):
         return "retry"
     raise error
-

@@ -14,6 +14,7 @@ import discord
 from cogs._ids import thank_custom_id
 from tests.harness.world import World
 
+
 async def _ready(world: World, *topics: str) -> None:
     await world.configure(help_channel_id=world.help.id, mod_channel_id=world.mods.id, mod_role_id=world.mod_role.id)
     for name in topics or ("Anxiety", "Grief"):

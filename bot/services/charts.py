@@ -1,0 +1,117 @@
+"""The ``/stats`` chart: three small panels rendered to PNG bytes with matplotlib (headless).
+
+Uses :class:`matplotlib.figure.Figure` with the Agg canvas directly, never ``pyplot``: no global
+figure state, so rendering is safe in a worker thread (the cog runs it with ``asyncio.to_thread``).
+The image is 800 × 600 px with large fonts, so it stays readable at Discord's embed size; texts
+come from the ``stats.chart`` catalogue in the guild's language.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bot import i18n
+from bot.services.insights import StatsReport
+
+WIDTH_IN, HEIGHT_IN, DPI = 8.0, 6.0, 100
+GREEN, AMBER, BLUE = "#7A9E7E", "#D9A441", "#4F7CAC"
+
+
+def _label(day: object, lang: str) -> str:
+    # "12 Jan" / "12.01." — short and unambiguous in both languages.
+    return day.strftime("%d.%m.") if lang == "de" else day.strftime("%b %d")  # type: ignore[attr-defined]
+
+
+def _panel(
+    ax: object,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    colour: str,
+    *,
+    empty: str,
+    percent: bool = False,
+) -> None:
+    ax.set_title(title, fontsize=14, loc="left", fontweight="bold")  # type: ignore[attr-defined]
+    ax.tick_params(labelsize=11)  # type: ignore[attr-defined]
+    ax.spines[["top", "right"]].set_visible(False)  # type: ignore[attr-defined]
+    ax.grid(axis="y", alpha=0.3)  # type: ignore[attr-defined]
+    xs = list(range(len(labels)))
+    ax.set_xticks(xs, labels)  # type: ignore[attr-defined]
+    ax.set_xlim(-0.6, max(len(labels) - 0.4, 0.6))  # type: ignore[attr-defined]
+    if all(v is None for v in values):
+        ax.set_yticks([])  # type: ignore[attr-defined]
+        ax.text(  # type: ignore[attr-defined]
+            0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", fontsize=12, color="#777777"
+        )
+        return
+    heights = [v if v is not None else 0 for v in values]
+    bars = ax.bar(xs, heights, color=colour, width=0.6)  # type: ignore[attr-defined]
+    top = 100.0 if percent else (max(heights) or 1)
+    ax.set_ylim(0, top * 1.25)  # type: ignore[attr-defined]
+    if percent:
+        ax.set_yticks([0, 50, 100], ["0 %", "50 %", "100 %"])  # type: ignore[attr-defined]
+    for bar, value in zip(bars, values, strict=True):
+        if value is None:
+            continue
+        text = (
+            f"{value:.0f} %" if percent else (f"{value:.0f}" if value >= 10 else f"{value:.1f}".rstrip("0").rstrip("."))
+        )
+        ax.annotate(  # type: ignore[attr-defined]
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=11,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+
+
+def render(report: StatsReport, lang: str) -> bytes:
+    """The weekly chart of a report as PNG bytes (CPU work: call it in a thread)."""
+    buf = io.BytesIO()
+    figure(report, lang).savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def figure(report: StatsReport, lang: str) -> Figure:
+    """The chart as a matplotlib figure (three panels sharing the week axis)."""
+    weeks = report.weeks
+    labels = [_label(w.start, lang) for w in weeks]
+    empty = i18n.t("stats.chart.no_data", lang)
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(3, 1, sharex=True)
+    fig.suptitle(i18n.t("stats.chart.title", lang, days=report.days), fontsize=16)
+    _panel(
+        axes[0],
+        i18n.t("stats.chart.active", lang),
+        labels,
+        [float(w.active_members) for w in weeks],
+        GREEN,
+        empty=empty,
+    )
+    _panel(
+        axes[1],
+        i18n.t("stats.chart.response", lang),
+        labels,
+        [w.help_median_response_minutes for w in weeks],
+        AMBER,
+        empty=empty,
+    )
+    _panel(
+        axes[2],
+        i18n.t("stats.chart.participation", lang),
+        labels,
+        [w.participation * 100 if w.participation is not None else None for w in weeks],
+        BLUE,
+        empty=empty,
+        percent=True,
+    )
+    axes[2].set_xlabel(i18n.t("stats.chart.week_of", lang), fontsize=12)
+    return fig
