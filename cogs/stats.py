@@ -1,7 +1,6 @@
 """``/stats``: aggregate insights for moderators, with a weekly chart (issue #8).
 
-Also records which days members were active (author and time only, like ``cogs.activity``) so
-the chart can show active members week by week; the ``insights.flush`` job writes them in batches.
+The days members were active (for the weekly series) are recorded by ``cogs.activity``.
 The whole reply is in the guild's language: the numbers describe the guild, and moderators share them.
 """
 
@@ -9,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot import i18n
 from bot.app import KinshipBot
@@ -135,41 +132,7 @@ def render(report: StatsReport, lang: str) -> discord.Embed:
 
 
 class StatsCog(FeatureCog):
-    """``/stats`` for moderators, and the activity days behind its weekly chart."""
-
-    async def cog_load(self) -> None:
-        """Start the flush job and flush on shutdown."""
-        await super().cog_load()
-        self._record = self.services.insights.record_active
-        self.bot.scheduler.every("insights.flush", FLUSH_SECONDS, self._flush)
-        self.bot.on_shutdown(self.services.insights.flush_now)
-
-    async def cog_unload(self) -> None:
-        """Stop the job and write what is buffered."""
-        self.bot.scheduler.remove("insights.flush")
-        await self.services.insights.flush_now()
-        await super().cog_unload()
-
-    async def _flush(self, now: datetime) -> None:
-        await self.services.insights.flush(now)
-
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
-        """A guild message by a human marks the day as active."""
-        if message.guild is not None and not message.author.bot:
-            self._record(message.guild.id, message.author.id, message.created_at)
-
-    @commands.Cog.listener()
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        """A reaction in a guild marks the day as active."""
-        if payload.guild_id is not None and not (payload.member is not None and payload.member.bot):
-            self._record(payload.guild_id, payload.user_id, self.bot.now())
-
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Any command or component used in a guild marks the day as active."""
-        if interaction.guild_id is not None and not interaction.user.bot:
-            self._record(interaction.guild_id, interaction.user.id, self.bot.now())
+    """``/stats`` for moderators."""
 
     @app_commands.command(name="stats", description=_T("Community insights for moderators (only you see them)"))
     @app_commands.describe(period=_T("How far back to look"))

@@ -34,3 +34,18 @@ class MemberActivity(SQLModel, table=True):
     member_id: int = snowflake(primary_key=True)
     last_active_at: datetime = utc_field()
     joined_at: datetime | None = utc_field(nullable=True)
+
+
+class InsightActivityDay(SQLModel, table=True):
+    """A member was active in a guild on ``day`` (midnight UTC): one row per member and day, never
+    what they did. ``member_activity`` keeps only the latest time, which cannot answer "how many
+    were active in week 3" or "did a prompted member come back within 7 days" (``/stats``)."""
+
+    __tablename__ = "insight_activity_day"
+    __table_args__ = (Index("ix_insight_activity_day_member", "guild_id", "member_id", "day"),)
+    __personal__: Personal = {"member_id": "delete"}
+    __retention__: ClassVar[tuple[str, str]] = ("activity", "day")
+
+    guild_id: int = snowflake(primary_key=True)
+    day: datetime = utc_field(primary_key=True)
+    member_id: int = snowflake(primary_key=True)

@@ -1,8 +1,9 @@
 """Last-active tracking, buffered in memory and written in batches (issue #7).
 
 :meth:`ActivityService.record` is called for every guild message, reaction and interaction, so it
-only updates a dict (the latest time per member); :meth:`ActivityService.flush` writes the buffer
-in one upsert per chunk. Nothing about *what* a member did is ever stored.
+only updates a dict (the latest time per member) and a set (the UTC days a member was active, for
+the weekly series of ``/stats``); :meth:`ActivityService.flush` writes both in one transaction, in
+chunks. Nothing about *what* a member did is ever stored.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import case, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.models.activity import MemberActivity
+from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.services.context import ServiceContext
 from bot.services.events import MemberActive, MemberDataDeleted
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 CHUNK = 500
 
 Key = tuple[int, int]
+DayKey = tuple[int, int, date]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class ActivityService:
         self.db = ctx.db
         self.events = ctx.events
         self._buffer: dict[Key, list[Any]] = {}  # (guild, member) → [last_active_at, joined_at]
+        self._days: set[DayKey] = set()
+        self._days_written: set[DayKey] = set()  # today's, so repeated activity costs nothing
         ctx.events.subscribe(MemberActive, self._on_member_active)
         ctx.events.subscribe(MemberDataDeleted, self._on_data_deleted)
 
@@ -54,11 +58,20 @@ class ActivityService:
 
     async def _on_data_deleted(self, event: MemberDataDeleted) -> None:
         """After ``/privacy delete``: drop what is still buffered, or the next flush writes it back."""
-        for key in [k for k in self._buffer if k[1] == event.member_id and event.guild_id in (None, k[0])]:
+
+        def theirs(key: Key | DayKey) -> bool:
+            return key[1] == event.member_id and event.guild_id in (None, key[0])
+
+        for key in [k for k in self._buffer if theirs(k)]:
             del self._buffer[key]
+        self._days = {k for k in self._days if not theirs(k)}
+        self._days_written = {k for k in self._days_written if not theirs(k)}
 
     def record(self, guild_id: int, member_id: int, at: datetime, joined_at: datetime | None = None) -> None:
         """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it)."""
+        day = (guild_id, member_id, (at if at.tzinfo is UTC else at.astimezone(UTC)).date())
+        if day not in self._days_written:
+            self._days.add(day)
         entry = self._buffer.get((guild_id, member_id))
         if entry is None:
             self._buffer[(guild_id, member_id)] = [at, joined_at]
@@ -72,6 +85,11 @@ class ActivityService:
         """How many members are waiting in the buffer."""
         return len(self._buffer)
 
+    @property
+    def pending_days(self) -> int:
+        """How many member-days are waiting in the buffer."""
+        return len(self._days)
+
     def buffered(self, guild_id: int, member_id: int) -> datetime | None:
         """The latest not-yet-written activity of a member, if any."""
         entry = self._buffer.get((guild_id, member_id))
@@ -83,21 +101,31 @@ class ActivityService:
         On a database error the batch goes back into the buffer, so nothing is lost but the error
         is raised to the caller (the scheduler logs it and the next run tries again).
         """
-        if not self._buffer:
+        if not self._buffer and not self._days:
             return 0
         batch, self._buffer = self._buffer, {}
+        days, self._days = self._days, set()
         rows = [
             {"guild_id": g, "member_id": m, "last_active_at": at, "joined_at": joined}
             for (g, m), (at, joined) in batch.items()
+        ]
+        day_rows = [
+            {"guild_id": g, "member_id": m, "day": datetime.combine(d, time(), UTC)} for g, m, d in sorted(days)
         ]
         try:
             async with self.db.session() as s:
                 for start in range(0, len(rows), CHUNK):
                     await s.exec(self._upsert(rows[start : start + CHUNK]))
+                for start in range(0, len(day_rows), CHUNK):
+                    await s.exec(self._insert_days(day_rows[start : start + CHUNK]))
         except Exception:
             for (g, m), (at, joined) in batch.items():
                 self.record(g, m, at, joined)
+            self._days |= days
             raise
+        if days:  # remember only the newest day's keys, so the set stays small
+            newest = max(d for _, _, d in days)
+            self._days_written = {k for k in self._days_written | days if k[2] >= newest}
         return len(rows)
 
     async def flush_now(self) -> None:
@@ -105,6 +133,10 @@ class ActivityService:
         written = await self.flush()
         if written:
             log.info("flushed %d buffered activity rows on shutdown", written)
+
+    def _insert_days(self, rows: list[dict[str, Any]]) -> Any:
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        return insert(InsightActivityDay.__table__).values(rows).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
     def _upsert(self, rows: list[dict[str, Any]]) -> Any:
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert

@@ -37,20 +37,16 @@ from statistics import median
 from typing import Any
 
 from sqlalchemy import and_, case, distinct, false, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.errors import InvalidInput
-from bot.models.activity import MemberActivity
+from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.models.checkins import CheckinAnswer
 from bot.models.guild import GuildConfig
 from bot.models.help import HelpRequest
-from bot.models.insights import InsightActivityDay
 from bot.models.nudges import Nudge
 from bot.models.recognition import RecognitionEntry
 from bot.models.reports import Report
 from bot.services.context import ServiceContext
-from bot.services.events import MemberActive, MemberDataDeleted
 from bot.services.surveys import SurveyService
 
 log = logging.getLogger(__name__)
@@ -163,7 +159,7 @@ def _aware(value: datetime) -> datetime:
 
 
 class InsightService:
-    """Aggregate, never per-member, statistics for moderators; records which days members were active."""
+    """Aggregate, never per-member, statistics for moderators (activity days come from ActivityService)."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
@@ -171,62 +167,6 @@ class InsightService:
         # SurveyService holds no state and subscribes to nothing: reusing its pulse summary keeps
         # the pulse's rules (months below MIN_GROUP answers are not averaged) in one place.
         self._surveys = SurveyService(ctx)
-        self._buffer: set[tuple[int, int, date]] = set()
-        self._written: set[tuple[int, int, date]] = set()
-        ctx.events.subscribe(MemberActive, self._on_member_active)
-        ctx.events.subscribe(MemberDataDeleted, self._on_data_deleted)
-
-    # ------------------------------------------------------------------ activity days
-
-    async def _on_member_active(self, event: MemberActive) -> None:
-        self.record_active(event.guild_id, event.member_id, event.at)
-
-    async def _on_data_deleted(self, event: MemberDataDeleted) -> None:
-        """After ``/privacy delete``: drop buffered days, or the next flush would write them back."""
-
-        def theirs(key: tuple[int, int, date]) -> bool:
-            return key[1] == event.member_id and event.guild_id in (None, key[0])
-
-        self._buffer = {k for k in self._buffer if not theirs(k)}
-        self._written = {k for k in self._written if not theirs(k)}
-
-    def record_active(self, guild_id: int, member_id: int, at: datetime) -> None:
-        """Remember (in memory) that a member was active on ``at``'s UTC day; :meth:`flush` writes it."""
-        key = (guild_id, member_id, at.astimezone(UTC).date())
-        if key not in self._written:
-            self._buffer.add(key)
-
-    @property
-    def pending(self) -> int:
-        """How many member-days wait in the buffer."""
-        return len(self._buffer)
-
-    async def flush(self, now: datetime | None = None) -> int:
-        """Write buffered member-days (insert, ignoring ones already there). Returns rows offered.
-
-        On a database error the batch goes back into the buffer and the error is raised."""
-        if not self._buffer:
-            return 0
-        batch, self._buffer = self._buffer, set()
-        rows = [{"guild_id": g, "member_id": m, "day": _midnight(d)} for g, m, d in sorted(batch)]
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        try:
-            async with self.db.session() as s:
-                for start in range(0, len(rows), CHUNK):
-                    stmt = insert(_day).values(rows[start : start + CHUNK]).on_conflict_do_nothing()
-                    await s.exec(stmt)  # type: ignore[call-overload]
-        except Exception:
-            self._buffer |= batch
-            raise
-        # Remember what is written so repeated activity on the same day costs nothing; keep only
-        # the newest day so the set stays small.
-        newest = max(d for _, _, d in batch)
-        self._written = {k for k in self._written | batch if k[2] >= newest}
-        return len(rows)
-
-    async def flush_now(self) -> None:
-        """Flush on shutdown (a no-argument hook for ``bot.on_shutdown``)."""
-        await self.flush()
 
     # ------------------------------------------------------------------ the report
 

@@ -41,7 +41,7 @@ async def _moods(world: World, members: list[Any], start: int = 1) -> None:
 async def _flush(world: World) -> None:
     await world.advance(60)
     await world.tick("activity.flush")
-    await world.tick("insights.flush")
+    await world.tick("activity.flush")
 
 
 async def test_members_do_not_see_stats_and_are_refused_when_it_is_made_visible(world: World) -> None:

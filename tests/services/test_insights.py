@@ -20,14 +20,14 @@ async def active(services: Services, at: datetime, *members: int) -> None:
     """Members did something at ``at`` (as the activity listeners would record it)."""
     for m in members:
         services.activity.record(G, m, at)
-        services.insights.record_active(G, m, at)
+        services.activity.record(G, m, at)
     await services.activity.flush(at)
-    await services.insights.flush(at)
+    await services.activity.flush(at)
 
 
 async def flush(services: Services) -> None:
     await services.activity.flush(NOW)
-    await services.insights.flush(NOW)
+    await services.activity.flush(NOW)
 
 
 async def help_request(
@@ -187,12 +187,13 @@ async def test_unknown_period_is_refused(services: Services) -> None:
 
 async def test_activity_days_are_written_once_and_kept_per_day(services: Services) -> None:
     for hours in (0, 1, 2):
-        services.insights.record_active(G, 7, NOW - timedelta(days=1, hours=hours))
-    services.insights.record_active(G, 7, NOW)
-    assert services.insights.pending == 2  # two days
-    assert await services.insights.flush(NOW) == 2
-    services.insights.record_active(G, 7, NOW + timedelta(minutes=5))
-    assert services.insights.pending == 0  # already written today
+        services.activity.record(G, 7, NOW - timedelta(days=1, hours=hours))
+    services.activity.record(G, 7, NOW)
+    assert services.activity.pending_days == 2  # two days
+    assert await services.activity.flush(NOW) == 1  # one member row, two day rows
+    assert services.activity.pending_days == 0
+    services.activity.record(G, 7, NOW + timedelta(minutes=5))
+    assert services.activity.pending_days == 0  # already written today
     r = await services.insights.report(G, now=NOW + timedelta(hours=1), days=7)
     assert r.weeks[-1].active_members == 1
 
@@ -225,13 +226,13 @@ async def test_chart_is_a_large_readable_png_in_the_guild_language(services: Ser
 
 
 async def test_privacy_delete_drops_buffered_activity_days(services: Services) -> None:
-    services.insights.record_active(G, 7, NOW)
-    services.insights.record_active(G, 8, NOW)
-    await services.insights.flush(NOW)
-    services.insights.record_active(G, 7, NOW - timedelta(days=1))
+    services.activity.record(G, 7, NOW)
+    services.activity.record(G, 8, NOW)
+    await services.activity.flush(NOW)
+    services.activity.record(G, 7, NOW - timedelta(days=1))
     await services.privacy.delete(G, 7, NOW)
-    services.insights.record_active(G, 8, NOW - timedelta(days=1))
-    assert services.insights.pending == 1  # only member 8's
-    await services.insights.flush(NOW)
+    services.activity.record(G, 8, NOW - timedelta(days=1))
+    assert services.activity.pending_days == 1  # only member 8's
+    await services.activity.flush(NOW)
     r = await services.insights.report(G, now=NOW + timedelta(hours=1), days=7)
     assert r.weeks[-1].active_members == 1
