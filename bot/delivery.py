@@ -15,14 +15,32 @@ rows with a state; a scheduler job tries them, and :func:`classify` says what a 
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 import discord
 
 from bot.retry import DM_PAUSE, PROBLEM_BACKOFF, DmPacer, backoff
+from bot.ui import NO_PINGS
 
-__all__ = ["DM_PAUSE", "PROBLEM_BACKOFF", "DmPacer", "Outcome", "backoff", "classify"]
+if TYPE_CHECKING:
+    from bot.app import KinshipBot
+
+__all__ = [
+    "DM_PAUSE",
+    "PROBLEM_BACKOFF",
+    "DmPacer",
+    "Outcome",
+    "backoff",
+    "classify",
+    "problem_code",
+    "send_dm",
+    "send_with_health",
+]
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["retry", "forbidden", "missing", "dm_closed", "dm_too_fast", "gone"]
 
@@ -47,3 +65,68 @@ def classify(error: BaseException) -> Outcome:
     if isinstance(error, (aiohttp.ClientError, TimeoutError, OSError)):
         return "retry"
     raise error
+
+
+def problem_code(outcome: Outcome) -> str:
+    """The ``/setup show`` problem code (``problems.<code>``) for a failed send."""
+    return {"forbidden": "missing_permission", "missing": "channel_missing"}.get(outcome, "delivery_failed")
+
+
+async def send_with_health(
+    bot: KinshipBot,
+    guild_id: int,
+    channel_id: int | None,
+    *,
+    problem_key: str,
+    now: datetime,
+    detail: str = "",
+    **send: Any,
+) -> discord.Message | None:
+    """Send in a configured channel without pinging (unless ``allowed_mentions`` says otherwise).
+
+    A missing channel or a refused send is recorded as problem ``problem_key`` for ``/setup show``;
+    a send that works clears it. Returns the message, or ``None`` when nothing was sent.
+    """
+    channel = bot.get_channel(channel_id) if channel_id else None
+    if not isinstance(channel, discord.abc.Messageable):
+        if channel_id:
+            await bot.services.health.report(
+                guild_id, problem_key, "channel_missing", now, detail=detail or str(channel_id)
+            )
+        return None
+    send.setdefault("allowed_mentions", NO_PINGS)
+    try:
+        message = await channel.send(**send)
+    except discord.HTTPException as error:
+        name = getattr(channel, "name", channel_id)
+        code = problem_code(classify(error))
+        await bot.services.health.report(guild_id, problem_key, code, now, detail=f"#{name} ({error.code})")
+        return None
+    await bot.services.health.clear(guild_id, problem_key)
+    return message
+
+
+async def send_dm(
+    bot: KinshipBot, user_id: int, content: str, *, view: discord.ui.View | None = None, nonce: str | None = None
+) -> tuple[Outcome | Literal["sent"], discord.Message | None]:
+    """DM a member once, ping-free, taking a slot of the shared DM pace. Returns what happened
+    (``"sent"`` or a :func:`classify` outcome) and the message. A 40003 pauses every DM."""
+    now = bot.now()
+    bot.dm_pacer.take(now)
+    kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+    if view is not None:
+        kwargs["view"] = view
+    if nonce is not None:
+        kwargs["nonce"] = nonce
+    try:
+        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
+        message = await user.send(content[:2000], **kwargs)
+    except discord.HTTPException as error:
+        outcome = classify(error)
+        if outcome == "dm_too_fast":
+            bot.dm_pacer.pause(now)
+            log.warning("Discord says DMs are opened too fast (40003): pausing DMs until %s", bot.dm_pacer.paused_until)
+        else:
+            log.info("DM to %s not delivered (%s)", user_id, outcome)
+        return outcome, None
+    return "sent", message

@@ -20,7 +20,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import PROBLEM_BACKOFF, backoff, classify
+from bot.delivery import PROBLEM_BACKOFF, backoff, classify, problem_code, send_dm
 from bot.services.checkins import DAYS, BuddyIntro, PostJob, ReminderJob, next_post_at
 from bot.ui import format_when, lang_of, reply, tr
 from cogs._base import FeatureCog
@@ -214,7 +214,7 @@ class CheckinsCog(FeatureCog):
                 )
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             outcome = classify(error)
-            code = {"forbidden": "missing_permission", "missing": "channel_missing"}.get(outcome, "delivery_failed")
+            code = problem_code(outcome)
             reason = (
                 f"{error.text or error.status}" if isinstance(error, discord.HTTPException) else type(error).__name__
             )
@@ -268,23 +268,6 @@ class CheckinsCog(FeatureCog):
     def _dm_slots(self, now: datetime) -> int:
         return 1 if self.bot.dm_pacer.ready(now) else 0
 
-    async def _send_dm(self, member_id: int, now: datetime, content: str, view: discord.ui.View | None = None) -> str:
-        """DM a member; returns ``sent`` or the :func:`classify` outcome. Keeps the shared pacing."""
-        self.bot.dm_pacer.take(now)
-        try:
-            user = self.bot.get_user(member_id) or await self.bot.fetch_user(member_id)
-            if view is not None:
-                await user.send(content, view=view)
-            else:
-                await user.send(content)
-        except discord.HTTPException as error:
-            outcome = classify(error)
-            if outcome == "dm_too_fast":
-                self.bot.dm_pacer.pause(now)
-                log.warning("Discord says we open DMs too fast; pausing DMs until %s", self.bot.dm_pacer.paused_until)
-            return outcome
-        return "sent"
-
     async def _remind_job(self, now: datetime) -> None:
         jobs = await self.services.checkins.claim_reminders(now, self._dm_slots(now))
         in_thread: dict[tuple[int, str, int], list[ReminderJob]] = {}
@@ -293,7 +276,7 @@ class CheckinsCog(FeatureCog):
                 guild = self.bot.get_guild(job.guild_id)
                 content = i18n.t("checkins.reminder_dm", job.language, guild=guild.name if guild else "Kinship")
                 view = reminder_view(job.guild_id, job.language, _link(job.guild_id, job.thread_id))
-                outcome = await self._send_dm(job.member_id, now, content, view)
+                outcome, _ = await send_dm(self.bot, job.member_id, content, view=view)
                 if outcome == "sent":
                     await self.services.checkins.reminder_result(job.guild_id, job.member_id, job.week, "sent")
                     continue
@@ -358,7 +341,7 @@ class CheckinsCog(FeatureCog):
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(m) for m in intro.member_ids]),
             )
         except discord.HTTPException as error:
-            code = "missing_permission" if classify(error) == "forbidden" else "delivery_failed"
+            code = problem_code(classify(error))
             await self._intro_problem(
                 intro, now, code, f"buddy thread in #{channel.name}: {error.text or error.status}"
             )
@@ -378,7 +361,7 @@ class CheckinsCog(FeatureCog):
         for member_id in intro.recipients:
             names = ", ".join(f"<@{m}>" for m in intro.member_ids if m != member_id)
             content = i18n.t("checkins.buddy_dm", intro.language, guild=guild.name if guild else "Kinship", names=names)
-            outcome = await self._send_dm(member_id, now, content, buddy_dm_view(intro.guild_id, intro.language))
+            outcome, _ = await send_dm(self.bot, member_id, content, view=buddy_dm_view(intro.guild_id, intro.language))
             if outcome in ("sent", "dm_closed", "gone", "forbidden", "missing"):
                 await self.services.checkins.intro_done(intro.group_id, member_id=member_id)
 

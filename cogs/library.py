@@ -11,7 +11,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import classify
+from bot.delivery import classify, send_with_health
 from bot.errors import NotConfigured
 from bot.services.library import ResourceItem
 from bot.ui import (
@@ -178,24 +178,20 @@ class SuggestModal(KinshipModal):
 
 async def _post_to_queue(bot: KinshipBot, guild: discord.Guild, item: ResourceItem) -> bool:
     settings = await bot.services.guilds.get(guild.id)
-    channel = guild.get_channel(settings.mod_channel_id) if settings.mod_channel_id else None
-    if not isinstance(channel, discord.TextChannel):
-        await bot.services.health.report(guild.id, "library.queue", "channel_missing", bot.now(), detail="mod channel")
+    message = await send_with_health(
+        bot,
+        guild.id,
+        settings.mod_channel_id,
+        problem_key="library.queue",
+        now=bot.now(),
+        detail="mod channel",
+        content=queue_text(item, settings.language),
+        view=decision_view(item, settings.language),
+        suppress_embeds=True,
+    )
+    if message is None:
         return False
-    try:
-        message = await channel.send(
-            queue_text(item, settings.language),
-            view=decision_view(item, settings.language),
-            suppress_embeds=True,
-            allowed_mentions=NO_PINGS,
-        )
-    except discord.HTTPException as error:
-        outcome = classify(error)
-        code = {"forbidden": "missing_permission", "missing": "channel_missing"}.get(outcome, "delivery_failed")
-        await bot.services.health.report(guild.id, "library.queue", code, bot.now(), detail=f"#{channel.name}")
-        return False
-    await bot.services.health.clear(guild.id, "library.queue")
-    await bot.services.library.set_queue_message(item.id, channel.id, message.id)
+    await bot.services.library.set_queue_message(item.id, message.channel.id, message.id)
     return True
 
 

@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import classify
+from bot.delivery import classify, problem_code, send_dm
 from bot.errors import NotConfigured
 from bot.services.guilds import suggest_timezones
 from bot.services.mentors import MatchInfo
@@ -40,16 +40,8 @@ def decision_view(match_id: int, lang: str) -> discord.ui.View:
 
 async def _dm(bot: KinshipBot, user_id: int, content: str, view: discord.ui.View | None = None) -> bool:
     """Send a DM; False when it could not be delivered (closed DMs are not retried)."""
-    try:
-        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
-        if view is None:
-            await user.send(content, allowed_mentions=NO_PINGS)
-        else:
-            await user.send(content, view=view, allowed_mentions=NO_PINGS)
-    except discord.HTTPException as error:
-        log.info("mentor DM to %s not delivered: %s", user_id, classify(error))
-        return False
-    return True
+    outcome, _ = await send_dm(bot, user_id, content, view=view)
+    return outcome == "sent"
 
 
 class DecisionButton(
@@ -147,7 +139,7 @@ async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None
         )
     except discord.HTTPException as error:
         outcome = classify(error)
-        code = {"forbidden": "missing_permission", "missing": "channel_missing"}.get(outcome, "delivery_failed")
+        code = problem_code(outcome)
         await bot.services.health.report(match.guild_id, "mentors.thread", code, bot.now(), f"#{channel.name}")
         return None
     await bot.services.mentors.set_thread(match.id, thread.id)

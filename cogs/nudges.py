@@ -17,7 +17,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import classify
+from bot.delivery import classify, send_with_health
 from bot.services.nudges import Digest
 from bot.ui import NO_PINGS, lang_of, reply
 from cogs._base import FeatureCog
@@ -25,7 +25,6 @@ from cogs.nudges_views import (
     WEEKDAYS,
     NudgeButton,
     member_name,
-    post_to_mods,
     prompt_text,
     prompt_view,
     render_digest,
@@ -157,17 +156,17 @@ class NudgesCog(FeatureCog):
                 await self.services.activity.forget(guild.id, [member_id])
             else:
                 names.append(name)
-        posted = await post_to_mods(
+        posted = await send_with_health(
             self.bot,
             guild.id,
             digest.channel_id,
-            content=None,
-            now=now,
             problem_key="nudges.digest",
+            now=now,
+            detail="moderators' channel",
             embed=render_digest(digest, names),
             nonce=f"kinship-digest-{digest.sweep_id}",
         )
-        await self.services.nudges.digest_done(digest.sweep_id, now, posted=posted)
+        await self.services.nudges.digest_done(digest.sweep_id, now, posted=posted is not None)
 
     async def _deliver(self, now: datetime) -> None:
         if not self.bot.dm_pacer.ready(now):  # every feature's DMs share one pace

@@ -13,10 +13,10 @@ from typing import Any
 import discord
 
 from bot import i18n
-from bot.delivery import classify
+from bot.delivery import send_with_health
 from bot.errors import KinshipError
 from bot.services.nudges import Answer, Digest, Policy, Status
-from bot.ui import COLOR, NO_PINGS, format_when, guarded, kbot, lang_of, reply
+from bot.ui import COLOR, format_when, guarded, kbot, lang_of, reply
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,15 @@ async def open_talk(interaction: discord.Interaction, guild_id: int, now: dateti
             log.info("help request for a nudge could not be opened (%s); telling the moderators", error.key)
     name = await member_name(bot.get_guild(guild_id), interaction.user.id, interaction.user.display_name)
     note = i18n.t("nudges.talk.mods_note", lang, name=name)
-    sent = await post_to_mods(bot, guild_id, settings.mod_channel_id, content=note, now=now, problem_key="nudges.talk")
+    sent = await send_with_health(
+        bot,
+        guild_id,
+        settings.mod_channel_id,
+        problem_key="nudges.talk",
+        now=now,
+        detail="moderators' channel",
+        content=note,
+    )
     return "nudges.answer.talk_mods" if sent else "nudges.answer.talk_nobody"
 
 
@@ -127,41 +135,6 @@ async def member_name(guild: discord.Guild | None, member_id: int, fallback: str
         except discord.HTTPException:
             return fallback or f"<@{member_id}>"
     return discord.utils.escape_markdown(member.display_name)
-
-
-async def post_to_mods(
-    bot: Any,
-    guild_id: int,
-    channel_id: int | None,
-    *,
-    content: str | None,
-    now: datetime,
-    problem_key: str,
-    embed: discord.Embed | None = None,
-    nonce: str | None = None,
-) -> bool:
-    """Post in the moderators' channel without pinging; record a problem for ``/setup show`` if it fails."""
-    channel = bot.get_channel(channel_id) if channel_id else None
-    if channel is None:
-        if channel_id:
-            await bot.services.health.report(
-                guild_id, problem_key, "channel_missing", now, detail="moderators' channel"
-            )
-        return False
-    kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
-    if embed is not None:
-        kwargs["embed"] = embed
-    if nonce is not None:
-        kwargs["nonce"] = nonce
-    try:
-        await channel.send(**kwargs)
-    except discord.HTTPException as error:
-        kind = classify(error)
-        code = {"forbidden": "missing_permission", "missing": "channel_missing"}.get(kind, "delivery_failed")
-        await bot.services.health.report(guild_id, problem_key, code, now, detail=f"#{channel.name} ({error.code})")
-        return False
-    await bot.services.health.clear(guild_id, problem_key)
-    return True
 
 
 def render_status(status: Status, lang: str) -> str:

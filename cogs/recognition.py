@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
+from bot.delivery import send_dm
 from bot.errors import InvalidInput
 from bot.ui import lang_of, moderator_only, reply, tr
 from cogs._base import FeatureCog
@@ -24,7 +25,6 @@ from cogs.recognition_views import (
     grant_roles,
     leaderboard_embed,
     points_embed,
-    send_dm,
     send_weekly,
 )
 

@@ -10,7 +10,7 @@ import discord
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import classify
+from bot.delivery import classify, problem_code, send_dm
 from bot.services.recognition import Grant, PointsSummary, Standing, ThanksResult, WeeklyPost
 from bot.ui import COLOR, KinshipModal, format_when, guarded, kbot, reply, tr
 from cogs._ids import THANK, thank_custom_id
@@ -96,17 +96,6 @@ async def receipt(interaction: discord.Interaction, result: ThanksResult) -> str
             interaction, "recognition.sent_diminished", receiver=receiver, amount=result.amount, count=result.previous
         )
     return await tr(interaction, "recognition.sent", receiver=receiver, amount=result.amount)
-
-
-async def send_dm(bot: KinshipBot, user_id: int, content: str) -> bool:
-    """Best effort, once: closed DMs mean the member is not told (never retried)."""
-    try:
-        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
-        await user.send(content[:2000], allowed_mentions=NO_PINGS)
-    except discord.HTTPException as error:
-        log.info("recognition DM to %s not delivered (%s)", user_id, classify(error))
-        return False
-    return True
 
 
 async def grant_roles(
@@ -282,7 +271,7 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
         if outcome == "retry":
             await service.finish_weekly_post(guild.id, post.week, "retry", now)
             return
-        code = "missing_permission" if outcome == "forbidden" else "channel_missing"
+        code = problem_code(outcome)
         await health.report(
             guild.id, "recognition.weekly", code, now, detail=f"weekly recognition post in #{channel.name}"
         )

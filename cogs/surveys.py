@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.delivery import classify
+from bot.delivery import classify, problem_code
 from bot.services.surveys import Question, SurveyInfo, SurveyResults
 from bot.ui import COLOR, NO_PINGS, KinshipModal, guarded, kbot, lang_of, moderator_only, reply, tr
 from cogs._base import FeatureCog
@@ -281,7 +281,7 @@ class SurveysCog(FeatureCog):
             )
         except discord.HTTPException as error:
             outcome = classify(error)
-            code = {"forbidden": "missing_permission", "missing": "channel_missing"}.get(outcome, "delivery_failed")
+            code = problem_code(outcome)
             await health.report(survey.guild_id, "surveys.pulse", code, now, detail=f"#{channel.name}")
             await surveys.release_claim(survey.id)
             return
