@@ -119,8 +119,8 @@ async def send_dm(
     if nonce is not None:
         kwargs["nonce"] = nonce
     try:
-        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
-        message = await user.send(content[:2000], **kwargs)
+        channel = await bot.create_dm(discord.Object(id=user_id))  # cached after the first DM
+        message = await channel.send(content[:2000], **kwargs)
     except discord.HTTPException as error:
         outcome = classify(error)
         if outcome == "dm_too_fast":

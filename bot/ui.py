@@ -80,6 +80,11 @@ async def reply(
         await interaction.response.send_message(**kwargs)
 
 
+def fit(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def new_error_id() -> str:
     """A short id to quote in logs and in the apology."""
     return uuid.uuid4().hex[:8]

@@ -293,15 +293,9 @@ class ReportsCog(FeatureCog):
             log.warning("could not update the moderators' message of report %s: %s", r.id, error)
 
     async def _dm(self, member_id: int, content: str, view: discord.ui.View | None = None) -> bool:
-        """DM a member; ``False`` when Discord refused (closed DMs and the like)."""
-        try:
-            channel = await self.bot.create_dm(discord.Object(id=member_id))
-            kwargs = {"view": view} if view is not None else {}
-            await channel.send(content, allowed_mentions=NO_PINGS, **kwargs)
-        except SEND_ERRORS as error:
-            log.info("DM to a member failed: %s", error)
-            return False
-        return True
+        """DM a member (shared pace, no pings); ``False`` when Discord refused (closed DMs and the like)."""
+        outcome, _ = await delivery.send_dm(self.bot, member_id, content, view=view)
+        return outcome == "sent"
 
     async def _notify_closed(self, member_id: int, case: Case) -> None:
         """Tell the reporter (who asked for it) that their case is closed. No detail, no sanction."""

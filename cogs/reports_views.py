@@ -14,7 +14,7 @@ import discord
 
 from bot import i18n
 from bot.services.reports import OUTCOMES, Case, Evidence, ReportView
-from bot.ui import COLOR, WARN_COLOR, KinshipModal, KinshipView, guarded, tr
+from bot.ui import COLOR, WARN_COLOR, KinshipModal, KinshipView, fit, guarded, tr
 
 if TYPE_CHECKING:
     from cogs.reports import ReportsCog
@@ -37,15 +37,11 @@ def _cog(interaction: discord.Interaction) -> ReportsCog:
     return cog
 
 
-def fit(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def quote(text: str, limit: int) -> str:
-    """Quote user text inside an embed without letting it break out (no code fences, no mentions)."""
-    text = fit(text.replace("`", "ˋ"), limit)
-    return "\n".join(f"> {line}" for line in text.splitlines()) or "> —"
+    """Quote user text inside an embed without letting it break out (no code fences, no mentions).
+    The result, quote marks included, is at most ``limit`` characters."""
+    quoted = "\n".join(f"> {line}" for line in text.replace("`", "ˋ").splitlines()) or "> —"
+    return fit(quoted, limit)
 
 
 def when(value: Any) -> str:
@@ -111,7 +107,7 @@ def case_embed(case: Case, lang: str) -> discord.Embed:
     embed.add_field(name=i18n.t("reports.embed.claimed", lang), value=claimed, inline=True)
     embed.add_field(name=i18n.t("reports.embed.reason", lang), value=quote(r.reason, 300), inline=False)
     if r.details:
-        embed.add_field(name=i18n.t("reports.embed.details", lang), value=quote(r.details, 1000), inline=False)
+        embed.add_field(name=i18n.t("reports.embed.details", lang), value=quote(r.details, 1024), inline=False)
     if r.rule_ref:
         embed.add_field(name=i18n.t("reports.embed.rule", lang), value=quote(r.rule_ref, 120), inline=False)
     if r.evidence is not None:

@@ -7,6 +7,7 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
+from bot.errors import InvalidInput
 from bot.services.guilds import (
     REQUIRED_PERMISSIONS,
     ChannelKind,
@@ -16,7 +17,7 @@ from bot.services.guilds import (
     RoleView,
     suggest_timezones,
 )
-from bot.ui import COLOR, ERROR_COLOR, WARN_COLOR, lang_of, reply, tr
+from bot.ui import COLOR, ERROR_COLOR, WARN_COLOR, fit, lang_of, reply, tr
 from cogs._base import FeatureCog
 
 ICONS = {"ok": "✅", "warn": "⚠️", "error": "❌"}
@@ -83,19 +84,15 @@ def render_show(
         if "kind" in params:
             params["kind"] = kinds[params["kind"]]
         lines.append(f"{ICONS[f.level]} {i18n.t(f.key, lang, **params)}")
-    embed.add_field(name=i18n.t("setup.show.health", lang), value=_fit("\n".join(lines)), inline=False)
+    embed.add_field(name=i18n.t("setup.show.health", lang), value=fit("\n".join(lines), 1024), inline=False)
     if problems:
         text = "\n".join(
             f"❌ {i18n.t(f'problems.{p.code}', lang, detail=p.detail)} "
             f"({i18n.t('setup.show.since', lang)} {discord.utils.format_dt(p.since, 'R')})"
             for p in problems
         )
-        embed.add_field(name=i18n.t("setup.show.problems", lang), value=_fit(text), inline=False)
+        embed.add_field(name=i18n.t("setup.show.problems", lang), value=fit(text, 1024), inline=False)
     return embed
-
-
-def _fit(text: str, limit: int = 1024) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SetupCog(FeatureCog):
@@ -140,7 +137,9 @@ class SetupCog(FeatureCog):
     @app_commands.describe(role=_T("Members with this role can handle reports"))
     @app_commands.checks.has_permissions(manage_guild=True)
     async def mod_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        """Set the moderator role."""
+        """Set the moderator role (not @everyone, not a bot's managed role)."""
+        if role.managed:
+            raise InvalidInput("setup.errors.managed_mod_role")
         await self._save(interaction, "setup.show.mod_role", role.mention, mod_role_id=role.id)
 
     @setup.command(name="timezone", description=_T("The server's time zone, e.g. Europe/Berlin"))

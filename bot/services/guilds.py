@@ -159,6 +159,8 @@ class GuildService:
             raise TypeError(f"unknown guild settings: {sorted(unknown)}")
         if "timezone" in changes:
             changes["timezone"] = validate_timezone(str(changes["timezone"]))
+        if changes.get("mod_role_id") == guild_id:  # @everyone's id is the guild's: everyone a moderator
+            raise InvalidInput("setup.errors.everyone_mod_role")
         if "language" in changes and changes["language"] not in i18n.SUPPORTED:
             raise InvalidInput("setup.errors.bad_language", value=str(changes["language"])[:16])
         async with self.db.session() as s:
@@ -185,7 +187,7 @@ class GuildService:
         if privileged:
             return True
         settings = await self.get(guild_id)
-        return settings.mod_role_id is not None and settings.mod_role_id in role_ids
+        return settings.mod_role_id not in (None, guild_id) and settings.mod_role_id in role_ids
 
     @staticmethod
     def evaluate(settings: GuildSettings, observed: list[ChannelObservation]) -> list[Finding]:

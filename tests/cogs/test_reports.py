@@ -498,3 +498,14 @@ async def test_mediation_thread_refused_by_discord_changes_nothing(world: World)
     assert "couldn't open a private thread" in r.followups[-1].content
     assert (await world.services.reports.case(world.guild.id, 1)).report.state == "open"
     assert world.bob.user.dm_channel.last_message is None  # nobody was invited
+
+
+async def test_long_multiline_details_still_reach_the_moderators(world: World) -> None:
+    """1,000 characters over 20 lines: quote marks must not push the embed field past 1,024."""
+    await _configure(world)
+    details = "\n".join(["x" * 48] * 20)[:1000]
+    shown = await world.alice.slash(world.general, "report", member=world.bob, reason="Long story")
+    r = await world.alice.submit_modal(shown, {"details": details})
+    assert r.ephemeral and "case #1" in r.response.content
+    field = _field(_case_message(world.mods).embeds[0], "Details")
+    assert len(field) <= 1024 and field.startswith("> xxx")

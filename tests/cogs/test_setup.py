@@ -145,3 +145,11 @@ async def test_replies_fall_back_to_guild_language(world: World) -> None:
     world.set_locale(world.owner, "fr")
     r = await world.owner.slash(world.general, "setup show")
     assert r.response.embeds[0].title == "Kinship-Einrichtung"
+
+
+async def test_everyone_cannot_become_the_moderator_role(world: World) -> None:
+    r = await world.owner.slash(world.general, "setup mod-role", role=world.everyone)
+    assert r.ephemeral and "every member would see reports" in r.response.content
+    assert (await world.services.guilds.get(world.guild.id)).mod_role_id is None
+    # Even if it were stored somehow, @everyone never makes anyone a moderator.
+    assert not await world.services.guilds.is_moderator(world.guild.id, {world.guild.id}, privileged=False)
