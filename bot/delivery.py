@@ -110,8 +110,12 @@ async def send_dm(
     bot: KinshipBot, user_id: int, content: str, *, view: discord.ui.View | None = None, nonce: str | None = None
 ) -> tuple[Outcome | Literal["sent"], discord.Message | None]:
     """DM a member once, ping-free, taking a slot of the shared DM pace. Returns what happened
-    (``"sent"`` or a :func:`classify` outcome) and the message. A 40003 pauses every DM."""
+    (``"sent"`` or a :func:`classify` outcome) and the message. After a 40003 every DM waits out the
+    pause: nothing is sent and ``"dm_too_fast"`` comes back (scheduled senders check
+    ``bot.dm_pacer.ready(now)`` first and keep their DM for a later tick)."""
     now = bot.now()
+    if bot.dm_pacer.paused_until is not None and now < bot.dm_pacer.paused_until:
+        return "dm_too_fast", None
     bot.dm_pacer.take(now)
     kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
     if view is not None:

@@ -262,9 +262,11 @@ class RecognitionCog(FeatureCog):
 
     async def _milestones_job(self, now: datetime) -> None:
         """Give milestone roles reached through quiet-work awards (and any a crash left behind),
-        congratulating by DM."""
+        congratulating by DM only those who chose private recognition (DMs need consent)."""
         grants = await self.services.recognition.claim_grants(now)
         for grant, role_name in await grant_roles(self.bot, grants, claimed=True):
+            if not (await self.services.recognition.prefs(grant.guild_id, grant.member_id)).private:
+                continue
             settings = await self.services.guilds.get(grant.guild_id)
             guild = self.bot.get_guild(grant.guild_id)
             text = i18n.t(

@@ -265,14 +265,17 @@ async def test_missing_permission_is_reported_not_retried(world: World) -> None:
 async def test_quiet_work_award_reaches_a_milestone_through_the_job(world: World) -> None:
     helper = world.guild.create_role("Helper")
     await world.owner.slash(world.general, "setup milestones add", threshold=2, role=helper)
-    event = CheckinAnswered(world.guild.id, world.alice.id, "2026-W10", skipped=False, at=world.now())
-    await world.services.ctx.events.publish(event)
-    await world.services.ctx.events.publish(event)
+    await world.alice.slash(world.general, "recognition private", setting="on")  # consents to DMs
+    for member, week in ((world.alice, "2026-W10"), (world.bob, "2026-W10")):
+        event = CheckinAnswered(world.guild.id, member.id, week, skipped=False, at=world.now())
+        await world.services.ctx.events.publish(event)
+        await world.services.ctx.events.publish(event)
     await world.tick("recognition.milestones")
-    assert helper.id in role_ids(world, world.alice)
+    assert helper.id in role_ids(world, world.alice) and helper.id in role_ids(world, world.bob)
     assert "reached 2 points" in world.alice.user.dm_channel.last_message.content
+    assert world.bob.user.dm_channel.history() == [], "no DM without consent: bob never chose DMs"
     await world.tick("recognition.milestones")
-    assert len(role_puts(world)) == 1 and await total(world, world.alice) == 2
+    assert len(role_puts(world)) == 2 and await total(world, world.alice) == 2
 
 
 # ---------------------------------------------------------------------- weekly post
