@@ -254,6 +254,10 @@ class Delivery:
         asker = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(request.asker_id)])
         embed, view = request_embed(request, lang), request_view(request.id, lang)
         try:
+            if isinstance(channel, discord.ForumChannel) and request.private:
+                # Forum posts are public: a private request waits until a text help channel is set.
+                await self.services.help.thread_failed(request.id, "missing", now)
+                return "missing"
             if isinstance(channel, discord.ForumChannel):
                 tags = await self._forum_tags(channel, request.topic_name)
                 created = await channel.create_thread(
@@ -267,7 +271,7 @@ class Delivery:
                 )
                 thread = created.thread
             else:
-                private = cfg.thread_mode == "private"
+                private = request.private or cfg.thread_mode == "private"
                 kind = discord.ChannelType.private_thread if private else discord.ChannelType.public_thread
                 thread = await channel.create_thread(
                     name=request.title[:100], type=kind, auto_archive_duration=10080, invitable=not private

@@ -88,14 +88,16 @@ async def answer_prompt(interaction: discord.Interaction, answer: Answer, guild_
 
 
 async def open_talk(interaction: discord.Interaction, guild_id: int, now: datetime) -> str:
-    """**I'd like to talk**: open a help request; tell the moderators when that is not possible."""
+    """**I'd like to talk**: open a *private* help request (a private thread in a text help channel:
+    nobody else learns that this member went quiet and asked); when the server has no text help
+    channel, tell the moderators instead."""
     bot = kbot(interaction)
     settings = await bot.services.guilds.get(guild_id)
     lang = settings.language
-    open_request = getattr(bot.services.help, "open_request", None)
-    if open_request is not None:
+    help_channel = bot.get_channel(settings.help_channel_id) if settings.help_channel_id else None
+    if isinstance(help_channel, discord.TextChannel):
         try:
-            await open_request(
+            await bot.services.help.open_request(
                 guild_id,
                 interaction.user.id,
                 topic=None,
@@ -104,6 +106,7 @@ async def open_talk(interaction: discord.Interaction, guild_id: int, now: dateti
                 wants="listening",
                 content_note=None,
                 now=now,
+                private=True,
             )
             return "nudges.answer.talk"
         except KinshipError as error:

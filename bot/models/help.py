@@ -94,6 +94,8 @@ class HelpRequest(SQLModel, table=True):
     body: str = Field(default="", max_length=4000)
     wants: str = Field(default="listening", max_length=16)
     content_note: str | None = Field(default=None, max_length=200)
+    #: Always a private thread (e.g. a quiet member who asked to talk after a prompt DM).
+    private: bool = Field(default=False)
     state: str = Field(default="open", max_length=16)  # open | resolved | archived
     thread_state: str = Field(default="pending", max_length=16)  # pending | posted
     thread_id: int | None = snowflake(nullable=True, index=True)

@@ -98,6 +98,7 @@ class Request:
     content_note: str | None
     state: str
     thread_state: str
+    private: bool
     thread_id: int | None
     channel_id: int | None
     created_at: datetime
@@ -418,9 +419,11 @@ class HelpService:
         wants: str,
         content_note: str | None,
         now: datetime,
+        private: bool = False,
     ) -> Request:
         """Store a request before anything is sent. The thread is created by the Discord layer
-        (right away, and by the ``help.deliver`` job while ``thread_state`` is ``pending``)."""
+        (right away, and by the ``help.deliver`` job while ``thread_state`` is ``pending``);
+        ``private`` requests always get a private thread, whatever the guild's thread mode."""
         title = " ".join(title.split())[:100]
         if not title:
             raise InvalidInput("help.errors.empty_title")
@@ -437,6 +440,7 @@ class HelpService:
             body=body.strip()[:4000],
             wants=wants,
             content_note=note,
+            private=private,
             created_at=now,
             last_activity_at=now,
             next_attempt_at=now,
@@ -890,6 +894,7 @@ def _request(row: HelpRequest, helper_ids: tuple[int, ...]) -> Request:
         content_note=row.content_note,
         state=row.state,
         thread_state=row.thread_state,
+        private=row.private,
         thread_id=row.thread_id,
         channel_id=row.channel_id,
         created_at=row.created_at,

@@ -194,25 +194,32 @@ async def test_im_okay_records_the_answer_and_removes_the_buttons(world: World) 
     assert "you said you're okay" in r.response.content
 
 
-async def test_id_like_to_talk_reaches_a_human(world: World) -> None:
-    await world.configure(mod_channel_id=world.mods.id, help_channel_id=world.help.id)
+async def test_id_like_to_talk_opens_a_private_thread_nobody_else_sees(world: World) -> None:
+    await world.configure(mod_channel_id=world.mods.id, help_channel_id=world.help.id)  # public thread mode
     dm = await _prompted(world, world.alice)
     r = await world.alice.user.click(dm, label="I'd like to talk")
     assert "/resources" in r.followups[0].content
     [row] = await world.services.nudges.history(world.guild.id, world.alice.id)
     assert row.outcome == "talk"
-    if getattr(world.services.help, "open_request", None) is None:  # without the help feature
-        note = world.mods.last_message
-        assert "alice" in note.content and "would like to talk" in note.content
-        post = world.requests("POST", f"/channels/{world.mods.id}/messages")[-1]
-        assert post.json["allowed_mentions"] == {"parse": []}
-        return
     [request] = await world.services.help.open_requests(world.guild.id, world.alice.id)
-    assert request.title == "Would like to talk" and request.wants == "listening"
-    if "help.deliver" in world.bot.scheduler.jobs:
-        await world.tick("help.deliver")
-        assert world.help.threads, "the help feature opened a thread for alice"
+    assert request.title == "Would like to talk" and request.wants == "listening" and request.private
+    await world.tick("help.deliver")
+    [handle] = world.help.threads
+    thread = world.env.backend.get_channel(handle.id)
+    assert thread.type == discord.ChannelType.private_thread.value, "the request must not be announced publicly"
+    assert world.alice.id in thread.thread_members
     assert prompts(world.alice)[0].components == [], "buttons are gone: no second request by double-clicking"
+
+
+async def test_id_like_to_talk_without_a_text_help_channel_tells_the_moderators(world: World) -> None:
+    await world.configure(mod_channel_id=world.mods.id)  # no help channel
+    dm = await _prompted(world, world.alice)
+    await world.alice.user.click(dm, label="I'd like to talk")
+    assert await world.services.help.open_requests(world.guild.id, world.alice.id) == []
+    note = world.mods.last_message
+    assert "alice" in note.content and "would like to talk" in note.content
+    post = world.requests("POST", f"/channels/{world.mods.id}/messages")[-1]
+    assert post.json["allowed_mentions"] == {"parse": []}
 
 
 async def test_stop_these_messages_opts_out(world: World) -> None:

@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
     sa.Column('wants', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('content_note', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('private', sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('thread_state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('thread_id', sa.BigInteger(), nullable=True),
