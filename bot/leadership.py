@@ -53,9 +53,10 @@ class PostgresLeadership:
     async def _try_acquire(self) -> bool:
         conn: AsyncConnection | None = None
         try:
-            conn = await self.engine.connect()
+            # Autocommit: the probes never leave the connection "idle in transaction" (which a
+            # server's idle_in_transaction_session_timeout would kill, dropping the lock).
+            conn = await (await self.engine.connect()).execution_options(isolation_level="AUTOCOMMIT")
             got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})).scalar()
-            await conn.commit()  # end the implicit transaction; the session-level lock stays
         except (DBAPIError, SQLAlchemyError, OSError):
             log.warning("could not ask for the scheduler leadership", exc_info=True)
             if conn is not None:
@@ -81,7 +82,6 @@ class PostgresLeadership:
             return
         try:
             await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-            await conn.commit()
         except (DBAPIError, SQLAlchemyError, OSError):
             log.warning("could not release the scheduler leadership cleanly", exc_info=True)
         finally:

@@ -52,6 +52,7 @@ class _Entry:
     name: str
     seconds: float
     job: Job
+    leader_only: bool = True
 
 
 class Scheduler:
@@ -72,9 +73,10 @@ class Scheduler:
         """Names of the registered jobs."""
         return list(self._jobs)
 
-    def every(self, name: str, seconds: float, job: Job) -> None:
-        """Run ``job(now)`` every ``seconds`` (replacing a job of the same name)."""
-        self._jobs[name] = _Entry(name, seconds, job)
+    def every(self, name: str, seconds: float, job: Job, *, leader_only: bool = True) -> None:
+        """Run ``job(now)`` every ``seconds`` (replacing a job of the same name). ``leader_only=False``
+        is for per-process work that every process must do itself (flushing its own buffers)."""
+        self._jobs[name] = _Entry(name, seconds, job, leader_only)
         if self._aps is not None:
             self._add(self._jobs[name])
 
@@ -97,7 +99,7 @@ class Scheduler:
 
     async def _run(self, name: str, now: datetime | None) -> bool:
         entry = self._jobs[name]
-        if not await self.leadership.is_leader():
+        if entry.leader_only and not await self.leadership.is_leader():
             return False
         try:
             await entry.job(now or self.now())

@@ -25,7 +25,7 @@ class ActivityCog(FeatureCog):
         """Start the flush job and flush on shutdown."""
         await super().cog_load()
         self._record = self.services.activity.record
-        self.bot.scheduler.every("activity.flush", FLUSH_SECONDS, self._flush)
+        self.bot.scheduler.every("activity.flush", FLUSH_SECONDS, self._flush, leader_only=False)
         self.bot.on_shutdown(self.services.activity.flush_now)
 
     async def cog_unload(self) -> None:

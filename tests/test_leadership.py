@@ -90,3 +90,33 @@ async def test_only_the_leaders_scheduler_runs_jobs(pg: TestDatabase) -> None:
         await sched_b.shutdown()
         await db_a.close()
         await db_b.close()
+
+
+async def test_the_lock_connection_is_never_left_idle_in_a_transaction(pg: TestDatabase) -> None:
+    from sqlalchemy import text
+
+    db_a, db_check = pg.open(), pg.open()
+    key = int.from_bytes(os.urandom(6), "big")
+    leader = PostgresLeadership(db_a.engine, key)
+    try:
+        assert await leader.is_leader()
+        assert await leader.is_leader()  # the liveness probe ran
+        async with db_check.engine.connect() as conn:
+            states = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE l.locktype = 'advisory' AND l.classid = :hi AND l.objid = :lo"
+                        ),
+                        {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert states == ["idle"], states
+    finally:
+        await leader.release()
+        await db_a.close()
+        await db_check.close()

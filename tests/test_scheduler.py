@@ -94,3 +94,26 @@ async def test_shutdown_lets_a_running_job_finish_instead_of_cancelling_it() -> 
     release.set()
     await stopping
     assert await running is True and finished == [T0]
+
+
+async def test_per_process_jobs_run_on_followers_too() -> None:
+    ran: list[str] = []
+
+    class Follower:
+        async def is_leader(self) -> bool:
+            return False
+
+        async def release(self) -> None:
+            return None
+
+    async def flush(now: datetime) -> None:
+        ran.append("flush")
+
+    async def post(now: datetime) -> None:
+        ran.append("post")
+
+    sched = Scheduler(now=lambda: T0, leadership=Follower(), ticking=False)
+    sched.every("activity.flush", 30, flush, leader_only=False)
+    sched.every("checkins.post", 60, post)
+    await sched.run_all()
+    assert ran == ["flush"]
