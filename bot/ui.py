@@ -85,6 +85,19 @@ def fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+EMBED_TOTAL = 6000
+
+
+def within_limits(embed: discord.Embed) -> discord.Embed:
+    """Drop trailing fields (then cut the description) until all the text of ``embed`` fits
+    Discord's 6,000-character total. Each part must already fit its own limit."""
+    while len(embed) > EMBED_TOTAL and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    if len(embed) > EMBED_TOTAL and embed.description:
+        embed.description = fit(embed.description, max(1, len(embed.description) - (len(embed) - EMBED_TOTAL)))
+    return embed
+
+
 def new_error_id() -> str:
     """A short id to quote in logs and in the apology."""
     return uuid.uuid4().hex[:8]

@@ -15,7 +15,7 @@ from bot import i18n
 from bot.app import KinshipBot
 from bot.errors import InvalidInput, NotConfigured
 from bot.services.help import Request
-from bot.ui import COLOR, format_when, lang_of, member_is_moderator, reply, tr
+from bot.ui import COLOR, fit, format_when, lang_of, member_is_moderator, reply, tr
 from cogs._base import FeatureCog
 from cogs.help_views import (
     AskModal,
@@ -122,7 +122,7 @@ class HelpCog(FeatureCog):
             return
         lines = [await self._line(interaction, r) for r in requests[:20]]
         embed = discord.Embed(
-            title=await tr(interaction, "help.mine.title"), description="\n".join(lines), colour=COLOR
+            title=await tr(interaction, "help.mine.title"), description=fit("\n".join(lines), 4096), colour=COLOR
         )
         await reply(interaction, embed=embed)
 

@@ -19,12 +19,14 @@ from bot.ui import (
     NO_PINGS,
     KinshipModal,
     ensure_moderator,
+    fit,
     guarded,
     kbot,
     lang_of,
     moderator_only,
     reply,
     tr,
+    within_limits,
 )
 from cogs._base import FeatureCog
 
@@ -52,7 +54,7 @@ def queue_text(item: ResourceItem, lang: str, decision: str | None = None, moder
     ]
     if decision is not None:
         lines.append(i18n.t(f"library.queue.{decision}", lang, moderator=f"<@{moderator_id}>"))
-    return "\n".join(line for line in lines if line)
+    return fit("\n".join(line for line in lines if line), 2000)
 
 
 def results_embed(title: str, items: list[ResourceItem], lang: str) -> discord.Embed:
@@ -62,7 +64,7 @@ def results_embed(title: str, items: list[ResourceItem], lang: str) -> discord.E
         body = item.content if len(item.content) <= 600 else item.content[:599] + "…"
         meta = i18n.t("library.result_meta", lang, topic=item.topic, language=item.language, id=item.id)
         embed.add_field(name=item.title, value=f"{body}\n{meta}"[:1024], inline=False)
-    return embed
+    return within_limits(embed)
 
 
 class DecideButton(

@@ -14,7 +14,7 @@ from bot import i18n
 from bot.app import KinshipBot
 from bot.delivery import classify, problem_code
 from bot.services.surveys import Question, SurveyInfo, SurveyResults
-from bot.ui import COLOR, NO_PINGS, KinshipModal, guarded, kbot, lang_of, moderator_only, reply, tr
+from bot.ui import COLOR, NO_PINGS, KinshipModal, guarded, kbot, lang_of, moderator_only, reply, tr, within_limits
 from cogs._base import FeatureCog
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def results_embed(results: SurveyResults, lang: str) -> discord.Embed:
         else:
             value = "\n".join(f"• {_cut(' '.join(t.split()), 300)}" for t in item.texts) or "–"
         embed.add_field(name=name, value=_cut(value, 1024), inline=False)
-    return embed
+    return within_limits(embed)
 
 
 class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ANSWER_PREFIX + r"(?P<id>[0-9]{1,20})"):

@@ -88,3 +88,13 @@ async def test_errors_in_buttons_are_rendered_too(world: World, allow_error_logs
     r = await world.alice.slash(world.general, "view")
     clicked = await world.alice.click(r.response, label="Break")
     assert clicked.ephemeral and "error id" in clicked.response.content
+
+
+def test_within_limits_keeps_embeds_under_6000_characters() -> None:
+    from bot.ui import EMBED_TOTAL, within_limits
+
+    embed = discord.Embed(title="t" * 256, description="d" * 4000)
+    for i in range(10):
+        embed.add_field(name=f"field {i}", value="v" * 1024)
+    within_limits(embed)
+    assert len(embed) <= EMBED_TOTAL and len(embed.fields) >= 1
