@@ -16,7 +16,7 @@ from bot import i18n
 from bot.app import KinshipBot
 from bot.delivery import send_dm
 from bot.errors import InvalidInput
-from bot.ui import lang_of, moderator_only, reply, tr
+from bot.ui import lang_of, member_is_moderator, moderator_only, reply, tr
 from cogs._base import FeatureCog
 from cogs.recognition_views import (
     ThankButton,
@@ -88,7 +88,11 @@ class RecognitionCog(FeatureCog):
         assert interaction.guild_id is not None
         target = member or interaction.user
         summary = await self.services.recognition.points(interaction.guild_id, target.id, self.bot.now())
-        await reply(interaction, embed=points_embed(summary, target.display_name, await lang_of(interaction)))
+        # Who thanked whom is the member's own business (and the moderators', who revoke entries):
+        # anyone else sees totals only.
+        detailed = target.id == interaction.user.id or await member_is_moderator(interaction)
+        embed = points_embed(summary, target.display_name, await lang_of(interaction), detailed=detailed)
+        await reply(interaction, embed=embed)
 
     @app_commands.command(name="leaderboard", description=_T("Who was thanked most recently"))
     @app_commands.describe(period=_T("Last 7 days, last 30 days, or all time"))

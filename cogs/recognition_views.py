@@ -197,12 +197,15 @@ class ThankModal(KinshipModal):
         )
 
 
-def points_embed(summary: PointsSummary, name: str, lang: str) -> discord.Embed:
-    """``/points``: totals over rolling windows and the latest entries (with ids for moderators)."""
+def points_embed(summary: PointsSummary, name: str, lang: str, *, detailed: bool = True) -> discord.Embed:
+    """``/points``: totals over rolling windows and, when ``detailed`` (one's own, or a moderator
+    asking), the latest entries with their ids and givers."""
     embed = discord.Embed(title=i18n.t("recognition.points.title", lang, name=name)[:256], colour=COLOR)
     embed.add_field(name=i18n.t("recognition.points.total", lang), value=str(summary.total))
     embed.add_field(name=i18n.t("recognition.points.week", lang), value=str(summary.week))
     embed.add_field(name=i18n.t("recognition.points.month", lang), value=str(summary.month))
+    if not detailed:
+        return embed
     lines = []
     for e in summary.recent:
         source = (

@@ -171,8 +171,13 @@ async def test_points_and_leaderboard_with_opt_out(world: World) -> None:
     embed = r.response.embeds[0]
     assert embed.title == "Points of bob"
     assert [f.value for f in embed.fields[:3]] == ["20", "20", "20"]
+    assert f"<@{world.alice.id}>" in embed.fields[3].value  # bob sees who thanked him
     r = await world.alice.slash(world.general, "points", member=world.carol)
     assert r.ephemeral and r.response.embeds[0].fields[0].value == "10"
+    assert len(r.response.embeds[0].fields) == 3, "others see totals only, not who thanked whom"
+    await world.configure(mod_role_id=world.mod_role.id)
+    r = await world.mod.slash(world.general, "points", member=world.bob)
+    assert f"<@{world.carol.id}>" in r.response.embeds[0].fields[3].value  # moderators see entries to revoke
     r = await world.alice.slash(world.general, "leaderboard", period="week")
     assert r.ephemeral
     lines = r.response.embeds[0].description.splitlines()
@@ -202,6 +207,7 @@ async def test_moderator_revokes_an_entry_which_stays_recorded(world: World) -> 
     r = await world.mod.slash(world.general, "points-revoke", entry=entry.id, reason="alt account ring")
     assert r.ephemeral and f"Entry #{entry.id}" in r.response.content
     assert await total(world, world.bob) == 0
+    await world.configure(mod_role_id=world.mod_role.id)
     r = await world.mod.slash(world.general, "points", member=world.bob)
     recent = r.response.embeds[0].fields[3].value
     assert f"~~`#{entry.id}`" in recent and "(revoked)" in recent
