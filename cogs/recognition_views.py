@@ -268,7 +268,9 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
     )
     embed.set_footer(text=i18n.t("recognition.weekly.footer", post.language))
     try:
-        sent = await channel.send(embed=embed, allowed_mentions=NO_PINGS)
+        # A stable nonce: a retry after an ambiguous failure cannot post the week twice.
+        nonce = f"kr{post.guild_id % 10**12}{post.week.replace('-W', '')}"[:25]
+        sent = await channel.send(embed=embed, allowed_mentions=NO_PINGS, nonce=nonce)
     except discord.HTTPException as error:
         outcome = classify(error)
         if outcome == "retry":

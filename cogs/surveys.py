@@ -175,6 +175,7 @@ class QuestionsModal(KinshipModal):
                 embed=survey_embed(survey, settings.language),
                 view=answer_view(survey.id, settings.language),
                 allowed_mentions=NO_PINGS,
+                nonce=f"ks{survey.id}"[:25],  # a retry cannot post the pulse twice
             )
         except discord.HTTPException as error:
             log.info("could not post survey %s: %s", survey.id, classify(error))
