@@ -334,10 +334,13 @@ class ReportsCog(FeatureCog):
         except KinshipError:
             await thread.delete()
             raise
-        await thread.add_user(interaction.user)
-        await thread.send(
-            i18n.t("reports.mediation.intro", lang, moderator=interaction.user.mention), allowed_mentions=NO_PINGS
-        )
+        try:  # the case is in mediation now: a hiccup here must not keep the parties from their invitations
+            await thread.add_user(interaction.user)
+            await thread.send(
+                i18n.t("reports.mediation.intro", lang, moderator=interaction.user.mention), allowed_mentions=NO_PINGS
+            )
+        except SEND_ERRORS as error:
+            log.warning("mediation thread %s opened without its introduction: %s", thread.id, error)
         unreachable = []
         for invitation in start.invitations:
             text = i18n.t(
