@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -46,6 +47,10 @@ REQUIRED_PERMISSIONS: dict[ChannelKind, tuple[str, ...]] = {
         "send_messages_in_threads",
     ),
 }
+
+
+#: How long a process may use guild settings it read before (another process's change shows after this).
+CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +145,27 @@ def suggest_timezones(query: str, limit: int = 25) -> list[str]:
 
 
 class GuildService:
-    """Reads and changes guild configuration."""
+    """Reads and changes guild configuration.
+
+    Almost every interaction needs the guild's settings (language, moderator role), so they are
+    cached for :data:`CACHE_SECONDS`; a change made through :meth:`update` is seen at once in this
+    process, and by other processes sharing the database within that time.
+    """
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
+        self._cache: dict[int, tuple[float, GuildSettings]] = {}
 
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings (defaults when it has never been configured)."""
+        cached = self._cache.get(guild_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         async with self.db.session() as s:
             row = await s.get(GuildConfig, guild_id)
-        return _to_settings(row) if row else GuildSettings(guild_id=guild_id)
+        settings = _to_settings(row) if row else GuildSettings(guild_id=guild_id)
+        self._cache[guild_id] = (time.monotonic() + CACHE_SECONDS, settings)
+        return settings
 
     async def update(self, guild_id: int, now: datetime, **changes: int | str | None) -> GuildSettings:
         """Change some settings; unknown names are a programming error, bad values an InvalidInput."""
@@ -172,7 +188,9 @@ class GuildService:
                 setattr(row, name, value)
             row.updated_at = now
             await s.flush()
-            return _to_settings(row)
+            settings = _to_settings(row)
+        self._cache.pop(guild_id, None)
+        return settings
 
     async def forget_channel(self, guild_id: int, channel_id: int, now: datetime) -> list[ChannelKind]:
         """Unset every setting pointing at a deleted channel; returns which kinds were unset."""

@@ -8,6 +8,7 @@ import pytest
 
 from bot.errors import InvalidInput
 from bot.services import Services
+from bot.services.context import ServiceContext
 from bot.services.guilds import REQUIRED_PERMISSIONS, ChannelObservation, GuildSettings, RoleView, suggest_timezones
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -102,3 +103,15 @@ async def test_problems_are_recorded_refreshed_and_cleared(services: Services) -
     assert (await services.health.list(1))[0].since == later
     await services.health.clear(1, "checkins.post")
     assert await services.health.list(1) == []
+
+
+async def test_settings_are_cached_and_an_update_is_seen_at_once(services: Services, db) -> None:
+    await services.guilds.update(9, NOW, language="de")
+    assert (await services.guilds.get(9)).language == "de"
+    # A second process (its own services on the same database) changes the language:
+    other = Services.build(ServiceContext(db=db))
+    await other.guilds.update(9, NOW, language="en")
+    assert (await other.guilds.get(9)).language == "en"
+    assert (await services.guilds.get(9)).language == "de", "cached here for up to CACHE_SECONDS"
+    await services.guilds.update(9, NOW, timezone="Europe/Berlin")
+    assert (await services.guilds.get(9)).language == "en", "an update here re-reads the row"
