@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import discord  # noqa: E402
 from discord import app_commands  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from tests.harness.world import TestDatabase, World, running_world  # noqa: E402
 
@@ -37,14 +38,56 @@ async def bench_world(backend: str = "sqlite", extensions: list[str] | None = No
 
 
 async def add_noop(world: World) -> None:
-    """A command that does nothing but answer: the baseline every command is compared with."""
+    """``/noop``, a command that does nothing but answer: the baseline every command is compared
+    with; and ``/noop-db``, which also reads the guild's settings once (one database transaction,
+    the least a real command does)."""
 
     @app_commands.command(name="noop", description="Answers and does nothing else")
     async def noop(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("ok", ephemeral=True)
 
+    @app_commands.command(name="noop-db", description="Reads the guild's settings once and answers")
+    async def noop_db(interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await world.services.guilds.get(interaction.guild_id)
+        await interaction.response.send_message("ok", ephemeral=True)
+
     world.bot.tree.add_command(noop)
+    world.bot.tree.add_command(noop_db)
     await world.bot.tree.sync()
+
+
+_LOOP_HOOKS = ("create_task", "call_soon", "call_later", "call_at")
+
+
+@contextlib.contextmanager
+def native_loop() -> Any:
+    """Run a block on the plain asyncio loop, without SimCord's per-task and per-callback
+    bookkeeping (which costs more than a listener). Only for code that touches no virtual
+    time and whose tasks are all finished before the block ends."""
+    loop = asyncio.get_running_loop()
+    saved = {name: loop.__dict__.pop(name) for name in _LOOP_HOOKS if name in loop.__dict__}
+    try:
+        yield
+    finally:
+        loop.__dict__.update(saved)
+
+
+class TransactionCounter:
+    """Database transactions begun (one per ``db.session()``), to explain a figure."""
+
+    def __init__(self, world: World) -> None:
+        self.count = 0
+
+        def on_begin(_conn: Any) -> None:
+            self.count += 1
+
+        event.listen(world.db.engine.sync_engine, "begin", on_begin)
+
+    def take(self) -> int:
+        """Transactions since the last call."""
+        out, self.count = self.count, 0
+        return out
 
 
 class ResponseClock:
@@ -53,11 +96,13 @@ class ResponseClock:
     def __init__(self, world: World) -> None:
         self.started: dict[str, float] = {}
         self.samples: list[float] = []
+        self._ignoring = False
         state = world.bot._connection
         parse = state.parsers["INTERACTION_CREATE"]
 
         def timed_parse(data: dict[str, Any]) -> Any:
-            self.started[str(data["id"])] = time.perf_counter()
+            if not self._ignoring:
+                self.started[str(data["id"])] = time.perf_counter()
             return parse(data)
 
         state.parsers["INTERACTION_CREATE"] = timed_parse
@@ -74,6 +119,17 @@ class ResponseClock:
             return await request(route, *args, **kwargs)
 
         adapter.request = timed_request
+
+    @contextlib.contextmanager
+    def ignoring(self) -> Any:
+        """Steps inside this block are not sampled (e.g. the slash command that opens a modal
+        when the modal's submit is what is measured)."""
+        self._ignoring = True
+        try:
+            yield
+        finally:
+            self._ignoring = False
+            self.started.clear()
 
     def take(self) -> list[float]:
         """The samples since the last call."""
