@@ -76,6 +76,8 @@ class Database:
         engine = create_async_engine(url, **kwargs)
         if engine.dialect.name == "sqlite":
             _install_sqlite_hooks(engine)
+        else:
+            _install_postgres_hooks(engine)
         return cls(engine)
 
     @asynccontextmanager
@@ -117,6 +119,25 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _install_postgres_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _strip_nul(
+        _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> tuple[str, Any]:
+        # PostgreSQL text cannot hold NUL characters; members can type them (SQLite keeps them).
+        return statement, _without_nul(parameters)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

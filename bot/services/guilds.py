@@ -128,7 +128,7 @@ def validate_timezone(name: str) -> str:
     name = name.strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for the file system
         raise InvalidInput("setup.errors.bad_timezone", value=name[:64]) from None
     return name
 
