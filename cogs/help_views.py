@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -271,18 +270,17 @@ class Delivery:
                 )
                 thread = created.thread
             else:
-                private = request.private or cfg.thread_mode == "private"
-                kind = discord.ChannelType.private_thread if private else discord.ChannelType.public_thread
-                thread = await channel.create_thread(
-                    name=request.title[:100], type=kind, auto_archive_duration=10080, invitable=not private
-                )
-                try:
-                    await thread.add_user(discord.Object(request.asker_id))
-                    await thread.send(intro, embed=embed, view=view, allowed_mentions=asker)
-                except discord.HTTPException:
-                    with contextlib.suppress(discord.HTTPException):
-                        await thread.delete()
-                    raise
+                thread = await self._unfinished_thread(request)
+                if thread is None:
+                    private = request.private or cfg.thread_mode == "private"
+                    kind = discord.ChannelType.private_thread if private else discord.ChannelType.public_thread
+                    thread = await channel.create_thread(
+                        name=request.title[:100], type=kind, auto_archive_duration=10080, invitable=not private
+                    )
+                    # Remembered before the set-up below: a retry finishes this thread, never a second one.
+                    await self.services.help.thread_created(request.id, thread.id, channel.id)
+                await thread.add_user(discord.Object(request.asker_id))
+                await thread.send(intro, embed=embed, view=view, allowed_mentions=asker, nonce=f"kh{request.id}"[:25])
         except discord.HTTPException as error:
             outcome = classify(error)
             failure: FailureOutcome = outcome if outcome in ("forbidden", "missing") else "retry"  # type: ignore[assignment]
@@ -299,6 +297,18 @@ class Delivery:
         await self.services.health.clear(request.guild_id, "help.channel")
         await self.flush(now, request_id=request.id)
         return "posted"
+
+    async def _unfinished_thread(self, request: Request) -> discord.Thread | None:
+        """The thread an earlier attempt created but could not finish setting up, if it still exists."""
+        if request.thread_id is None:
+            return None
+        thread = self.bot.get_channel(request.thread_id)
+        if thread is None:
+            try:
+                thread = await self.bot.fetch_channel(request.thread_id)
+            except discord.NotFound:
+                return None
+        return thread if isinstance(thread, discord.Thread) else None
 
     async def _forum_tags(self, forum: discord.ForumChannel, topic: str | None) -> list[discord.ForumTag]:
         """The forum tag of the topic; created when missing and the bot may (else no tag)."""

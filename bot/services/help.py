@@ -516,6 +516,14 @@ class HelpService:
             row.next_attempt_at = retry_at
             return retry_at
 
+    async def thread_created(self, request_id: int, thread_id: int, channel_id: int) -> None:
+        """The thread exists but is not set up yet (asker added, request posted): remember it, so a
+        retry finishes this thread instead of opening a second one."""
+        async with self.db.session() as s:
+            row = await _require_request(s, request_id, lock=True)
+            if row.thread_state != "posted":
+                row.thread_id, row.channel_id = thread_id, channel_id
+
     async def thread_posted(self, request_id: int, thread_id: int, channel_id: int, now: datetime) -> Posted:
         """The thread exists: remember it, forget the body and pick the first helpers to ping.
         Calling it again for the same request changes nothing."""
