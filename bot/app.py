@@ -84,9 +84,31 @@ class KinshipBot(commands.AutoShardedBot):
         self.now = now
         self.extension_names = list(extensions) if extensions is not None else all_extensions()
         self._shutdown_hooks: list[Callable[[], Awaitable[object]]] = []
+        self._sync_hooks: dict[str, list[Callable[..., None]]] = {}
         #: Shared by every feature that sends DMs, so together they stay under Discord's pace.
         self.dm_pacer = DmPacer()
         self.synced_commands: list[app_commands.AppCommand] = []
+
+    def on_event_sync(self, event: str, hook: Callable[..., None]) -> None:
+        """Call ``hook(*args)`` synchronously for every ``event`` (e.g. ``"message"``), inside
+        :meth:`dispatch`, without the task discord.py creates per listener. For tiny, non-blocking
+        bookkeeping on hot paths only (activity tracking); it must never raise or await."""
+        self._sync_hooks.setdefault(event, []).append(hook)
+
+    def remove_event_sync(self, event: str, hook: Callable[..., None]) -> None:
+        """Undo :meth:`on_event_sync`."""
+        hooks = self._sync_hooks.get(event, [])
+        if hook in hooks:
+            hooks.remove(hook)
+
+    def dispatch(self, event_name: str, /, *args: object, **kwargs: object) -> None:
+        """discord.py's dispatch, running the synchronous hooks first."""
+        for hook in self._sync_hooks.get(event_name, ()):
+            try:
+                hook(*args)
+            except Exception:
+                log.exception("event hook %r failed for %s", hook, event_name)
+        super().dispatch(event_name, *args, **kwargs)
 
     def on_shutdown(self, hook: Callable[[], Awaitable[object]]) -> None:
         """Run ``hook`` when the bot closes (e.g. flush buffered writes)."""

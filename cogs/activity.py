@@ -1,6 +1,7 @@
 """Activity tracking: who was last active when — never what they said (issue #7).
 
-The listeners only update an in-memory buffer (:meth:`ActivityService.record`); the
+The hooks only update an in-memory buffer (:meth:`ActivityService.record`). Messages, the hot
+path, are recorded by a synchronous hook inside the bot's dispatch (no task per message); the
 ``activity.flush`` job writes it every 30 seconds and the bot flushes it on shutdown. Message
 events arrive without content (no MESSAGE_CONTENT intent): only the author and the time are used.
 """
@@ -25,11 +26,13 @@ class ActivityCog(FeatureCog):
         """Start the flush job and flush on shutdown."""
         await super().cog_load()
         self._record = self.services.activity.record
+        self.bot.on_event_sync("message", self._on_message)
         self.bot.scheduler.every("activity.flush", FLUSH_SECONDS, self._flush, leader_only=False)
         self.bot.on_shutdown(self.services.activity.flush_now)
 
     async def cog_unload(self) -> None:
         """Stop the job and write what is buffered."""
+        self.bot.remove_event_sync("message", self._on_message)
         self.bot.scheduler.remove("activity.flush")
         await self.services.activity.flush_now()
         await super().cog_unload()
@@ -37,9 +40,8 @@ class ActivityCog(FeatureCog):
     async def _flush(self, now: datetime) -> None:
         await self.services.activity.flush(now)
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
-        """A guild message by a human counts as activity."""
+    def _on_message(self, message: discord.Message) -> None:
+        """A guild message by a human counts as activity (author and time only)."""
         author = message.author
         if message.guild is None or author.bot:
             return

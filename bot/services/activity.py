@@ -68,17 +68,28 @@ class ActivityService:
         self._days_written = {k for k in self._days_written if not theirs(k)}
 
     def record(self, guild_id: int, member_id: int, at: datetime, joined_at: datetime | None = None) -> None:
-        """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it)."""
+        """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it).
+
+        Called for every message: a dict lookup and, at most, one comparison. The member's UTC day
+        is noted only when it is new to the buffer (the first event since the last flush, or the
+        first after midnight)."""
+        key = (guild_id, member_id)
+        entry = self._buffer.get(key)
+        if entry is None:
+            self._buffer[key] = [at, joined_at]
+            self._note_day(guild_id, member_id, at)
+            return
+        if at > entry[0]:
+            if at.date() != entry[0].date():
+                self._note_day(guild_id, member_id, at)
+            entry[0] = at
+        if joined_at is not None:
+            entry[1] = joined_at
+
+    def _note_day(self, guild_id: int, member_id: int, at: datetime) -> None:
         day = (guild_id, member_id, (at if at.tzinfo is UTC else at.astimezone(UTC)).date())
         if day not in self._days_written:
             self._days.add(day)
-        entry = self._buffer.get((guild_id, member_id))
-        if entry is None:
-            self._buffer[(guild_id, member_id)] = [at, joined_at]
-            return
-        entry[0] = max(entry[0], at)
-        if joined_at is not None:
-            entry[1] = joined_at
 
     @property
     def pending(self) -> int:

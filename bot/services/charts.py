@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from bot import i18n
 from bot.services.insights import StatsReport
+
+if TYPE_CHECKING:  # matplotlib (~24 MB) is imported on the first /stats, not at start-up
+    from matplotlib.figure import Figure
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 6.0, 100
 GREEN, AMBER, BLUE = "#7A9E7E", "#D9A441", "#4F7CAC"
@@ -84,6 +85,9 @@ def figure(report: StatsReport, lang: str) -> Figure:
     weeks = report.weeks
     labels = [_label(w.start, lang) for w in weeks]
     empty = i18n.t("stats.chart.no_data", lang)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(3, 1, sharex=True)
