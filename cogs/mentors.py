@@ -170,7 +170,10 @@ class CheckinToggle(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PRE
     async def _toggle(self, interaction: discord.Interaction) -> None:
         match = await kbot(interaction).services.mentors.set_checkin(self.match_id, interaction.user.id)
         await reply(
-            interaction, await tr(interaction, "mentors.checkin_on" if match.checkin_opt_in else "mentors.checkin_off")
+            interaction,
+            await tr(
+                interaction, "mentors.checkin_on" if match.wants_checkin(interaction.user.id) else "mentors.checkin_off"
+            ),
         )
 
 
@@ -292,7 +295,7 @@ class MentorsCog(FeatureCog):
         """Monthly "is this still working for you?" to both sides of opted-in pairings."""
         for match in await self.services.mentors.claim_checkins(now):
             lang = await _guild_lang(self.bot, match.guild_id)
-            for member_id in (match.mentor_id, match.mentee_id):
+            for member_id in match.checkin_recipients:
                 other = f"<@{match.other(member_id)}>"
                 await _dm(self.bot, member_id, i18n.t("mentors.checkin_dm", lang, other=other, topic=match.topic))
 

@@ -57,7 +57,9 @@ class MentorMatch(SQLModel, table=True):
     status: str = Field(default="proposed", max_length=16)
     mentee_accepted: bool = Field(default=False)
     mentor_accepted: bool = Field(default=False)
-    checkin_opt_in: bool = Field(default=False)
+    # The monthly "is this still working for you?" DM, chosen by each side for themselves.
+    mentor_checkin: bool = Field(default=False)
+    mentee_checkin: bool = Field(default=False)
     created_at: datetime = utc_field()
     started_at: datetime | None = utc_field(nullable=True)
     ended_at: datetime | None = utc_field(nullable=True)

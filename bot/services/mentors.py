@@ -57,12 +57,22 @@ class MatchInfo:
     status: str
     mentee_accepted: bool
     mentor_accepted: bool
-    checkin_opt_in: bool
+    mentor_checkin: bool
+    mentee_checkin: bool
     thread_id: int | None
 
     def other(self, member_id: int) -> int:
         """The other side of the pairing."""
         return self.mentee_id if member_id == self.mentor_id else self.mentor_id
+
+    def wants_checkin(self, member_id: int) -> bool:
+        """Whether ``member_id`` chose the monthly check-in DM (each side decides for themselves)."""
+        return self.mentor_checkin if member_id == self.mentor_id else self.mentee_checkin
+
+    @property
+    def checkin_recipients(self) -> tuple[int, ...]:
+        """Who gets the monthly check-in DM."""
+        return tuple(m for m in (self.mentor_id, self.mentee_id) if self.wants_checkin(m))
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,14 +366,17 @@ class MentorService:
             return _match_info(match)
 
     async def set_checkin(self, match_id: int, member_id: int) -> MatchInfo:
-        """Turn the monthly check-in of a pairing on or off (either side)."""
+        """Turn the monthly check-in DM on or off for ``member_id`` only (never for the other side)."""
         async with self.db.session() as s:
             match = await s.get(MentorMatch, match_id, with_for_update=True)
             if match is None or member_id not in (match.mentor_id, match.mentee_id):
                 raise NotFound("mentors.errors.not_found")
             if match.status != ACTIVE:
                 raise InvalidInput("mentors.errors.not_active")
-            match.checkin_opt_in = not match.checkin_opt_in
+            if member_id == match.mentor_id:
+                match.mentor_checkin = not match.mentor_checkin
+            else:
+                match.mentee_checkin = not match.mentee_checkin
             await s.flush()
             return _match_info(match)
 
@@ -392,7 +405,7 @@ class MentorService:
                     select(MentorMatch)
                     .where(
                         MentorMatch.status == ACTIVE,
-                        col(MentorMatch.checkin_opt_in).is_(True),
+                        or_(col(MentorMatch.mentor_checkin).is_(True), col(MentorMatch.mentee_checkin).is_(True)),
                         col(MentorMatch.started_at) <= now - CHECKIN_AFTER,
                         col(MentorMatch.id).not_in(done),
                     )
@@ -472,6 +485,7 @@ def _match_info(row: MentorMatch) -> MatchInfo:
         status=row.status,
         mentee_accepted=row.mentee_accepted,
         mentor_accepted=row.mentor_accepted,
-        checkin_opt_in=row.checkin_opt_in,
+        mentor_checkin=row.mentor_checkin,
+        mentee_checkin=row.mentee_checkin,
         thread_id=row.thread_id,
     )

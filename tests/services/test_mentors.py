@@ -127,7 +127,9 @@ async def test_monthly_checkins_are_opt_in_and_once_per_month(services: Services
     await services.mentors.offer(G, M1, topics="sleep", capacity=2, timezone=None, now=NOW)
     p, _ = await _pair(services, A)
     assert await services.mentors.claim_checkins(NOW + timedelta(days=40)) == []  # not opted in
-    assert (await services.mentors.set_checkin(p.id, A)).checkin_opt_in
+    toggled = await services.mentors.set_checkin(p.id, A)
+    assert toggled.wants_checkin(A) and not toggled.wants_checkin(M1), "each side decides for themselves"
+    assert toggled.checkin_recipients == (A,)
     assert await services.mentors.claim_checkins(NOW + timedelta(days=10)) == []  # too early
     jan = datetime(2027, 1, 5, tzinfo=UTC)
     assert [m.id for m in await services.mentors.claim_checkins(jan)] == [p.id]
