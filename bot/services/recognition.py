@@ -419,13 +419,7 @@ class RecognitionService:
         if not 1 <= threshold <= 1_000_000:
             raise InvalidInput("recognition.errors.out_of_range", low=1, high=1_000_000)
         async with self.db.session() as s:
-            row = (
-                await s.exec(
-                    select(RecognitionMilestone).where(
-                        RecognitionMilestone.guild_id == guild_id, RecognitionMilestone.threshold == threshold
-                    )
-                )
-            ).first()
+            row = await _milestone(s, guild_id, threshold)
             if row is None:
                 s.add(RecognitionMilestone(guild_id=guild_id, threshold=threshold, role_id=role_id, created_at=now))
             else:
@@ -444,13 +438,7 @@ class RecognitionService:
     async def remove_milestone(self, guild_id: int, threshold: int) -> None:
         """Forget a threshold (roles already given stay)."""
         async with self.db.session() as s:
-            row = (
-                await s.exec(
-                    select(RecognitionMilestone).where(
-                        RecognitionMilestone.guild_id == guild_id, RecognitionMilestone.threshold == threshold
-                    )
-                )
-            ).first()
+            row = await _milestone(s, guild_id, threshold)
             if row is None:
                 raise NotFound("recognition.errors.no_milestone", threshold=threshold)
             await s.delete(row)
@@ -800,3 +788,10 @@ async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: 
         private=bool(pref and pref.private),
         milestones=tuple(grants),
     )
+
+
+async def _milestone(s: AsyncSession, guild_id: int, threshold: int) -> RecognitionMilestone | None:
+    query = select(RecognitionMilestone).where(
+        RecognitionMilestone.guild_id == guild_id, RecognitionMilestone.threshold == threshold
+    )
+    return (await s.exec(query)).first()
