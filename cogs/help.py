@@ -382,6 +382,10 @@ class HelpCog(FeatureCog):
         """Record who answered in a help thread and when (never the content)."""
         if message.guild is None or message.author.bot or not isinstance(message.channel, discord.Thread):
             return
+        # Only threads of the help channel (settings are cached): other threads cost no database work.
+        settings = await self.services.guilds.get(message.guild.id)
+        if message.channel.parent_id != settings.help_channel_id:
+            return
         await self.services.help.record_message(message.channel.id, message.author.id, self.bot.now())
 
 
