@@ -23,7 +23,8 @@ from cogs._base import FeatureCog
 log = logging.getLogger(__name__)
 _T = app_commands.locale_str
 PREFIX = "kinship:mentors:"
-CHECKIN_EVERY = 6 * 3600
+#: One pairing's monthly check-in per tick, and only when a DM slot is free (DMs stay paced).
+CHECKIN_EVERY = 60
 
 
 async def _guild_lang(bot: KinshipBot, guild_id: int) -> str:
@@ -292,8 +293,10 @@ class MentorsCog(FeatureCog):
         await reply(interaction, await tr(interaction, "mentors.blocked"))
 
     async def _checkin_job(self, now: datetime) -> None:
-        """Monthly "is this still working for you?" to both sides of opted-in pairings."""
-        for match in await self.services.mentors.claim_checkins(now):
+        """Monthly "is this still working for you?" to each side that opted in: one pairing per tick."""
+        if not self.bot.dm_pacer.ready(now):
+            return
+        for match in await self.services.mentors.claim_checkins(now, limit=1):
             lang = await _guild_lang(self.bot, match.guild_id)
             for member_id in match.checkin_recipients:
                 other = f"<@{match.other(member_id)}>"
