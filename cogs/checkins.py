@@ -242,17 +242,19 @@ class CheckinsCog(FeatureCog):
             thread = await message.create_thread(
                 name=i18n.t("checkins.thread_name", job.language, week=job.week), auto_archive_duration=10080
             )
-            await thread.send(i18n.t("checkins.thread_intro", job.language))
         except discord.HTTPException as error:
-            classify(error)
             await self.services.health.report(
                 job.guild_id,
                 "checkins.post",
-                "missing_permission",
+                problem_code(classify(error)),
                 self.bot.now(),
-                detail=f"create_public_threads in #{getattr(message.channel, 'name', '?')}",
+                detail=f"the week's thread in #{getattr(message.channel, 'name', '?')} ({error.code})",
             )
             return None
+        try:  # the thread exists: keep it even if its first line could not be sent
+            await thread.send(i18n.t("checkins.thread_intro", job.language))
+        except discord.HTTPException as error:
+            log.warning("check-in thread %s has no introduction: %s", thread.id, error)
         return thread.id
 
     async def _post_problem(self, job: PostJob, now: datetime, code: str, detail: str) -> None:
