@@ -94,29 +94,11 @@ class ReportsCog(FeatureCog):
         self, interaction: discord.Interaction, member: discord.User, reason: app_commands.Range[str, 1, 200]
     ) -> None:
         """Check the gate and limits, then ask for details in a modal."""
-        assert interaction.guild_id is not None
-        await self.services.conduct.require_acknowledged(interaction.guild_id, interaction.user.id)
-        await self.services.reports.check_can_report(
-            interaction.guild_id, interaction.user.id, member.id, reported_is_bot=member.bot, now=self.bot.now()
-        )
-        modal = ReportModal(
-            title=await tr(interaction, "reports.modal.title_member"),
-            labels=await modal_labels(interaction),
-            reported_id=member.id,
-            reported_is_bot=member.bot,
-            reason=reason,
-            evidence=None,
-        )
-        await interaction.response.send_modal(modal)
+        await self._open_form(interaction, member, "reports.modal.title_member", reason=reason, evidence=None)
 
     async def report_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """**Report message**: snapshot the message now (it may be deleted later), then ask for details."""
-        assert interaction.guild_id is not None
-        await self.services.conduct.require_acknowledged(interaction.guild_id, interaction.user.id)
         author = message.author
-        await self.services.reports.check_can_report(
-            interaction.guild_id, interaction.user.id, author.id, reported_is_bot=author.bot, now=self.bot.now()
-        )
         evidence = Evidence(
             message_id=message.id,
             channel_id=message.channel.id,
@@ -127,12 +109,29 @@ class ReportsCog(FeatureCog):
             attachments=tuple(a.filename for a in message.attachments),
             created_at=message.created_at,
         )
+        await self._open_form(interaction, author, "reports.modal.title_message", reason=None, evidence=evidence)
+
+    async def _open_form(
+        self,
+        interaction: discord.Interaction,
+        reported: discord.abc.User,
+        title_key: str,
+        *,
+        reason: str | None,
+        evidence: Evidence | None,
+    ) -> None:
+        """The code-of-conduct gate and the reporter's limits first, then the details form."""
+        assert interaction.guild_id is not None
+        await self.services.conduct.require_acknowledged(interaction.guild_id, interaction.user.id)
+        await self.services.reports.check_can_report(
+            interaction.guild_id, interaction.user.id, reported.id, reported_is_bot=reported.bot, now=self.bot.now()
+        )
         modal = ReportModal(
-            title=await tr(interaction, "reports.modal.title_message"),
+            title=await tr(interaction, title_key),
             labels=await modal_labels(interaction),
-            reported_id=author.id,
-            reported_is_bot=author.bot,
-            reason=None,
+            reported_id=reported.id,
+            reported_is_bot=reported.bot,
+            reason=reason,
             evidence=evidence,
         )
         await interaction.response.send_modal(modal)

@@ -19,33 +19,18 @@ from bot.services.context import ServiceContext
 ChannelKind = Literal["help", "mod", "checkin"]
 
 #: What the bot needs in each configured channel (discord.Permissions attribute names).
+_POSTING = (
+    "view_channel",
+    "send_messages",
+    "embed_links",
+    "read_message_history",
+    "create_public_threads",
+    "send_messages_in_threads",
+)
 REQUIRED_PERMISSIONS: dict[ChannelKind, tuple[str, ...]] = {
-    "help": (
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "create_private_threads",
-        "send_messages_in_threads",
-        "manage_threads",
-    ),
-    "mod": (
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "send_messages_in_threads",
-    ),
-    "checkin": (
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "send_messages_in_threads",
-    ),
+    "help": (*_POSTING, "create_private_threads", "manage_threads"),
+    "mod": _POSTING,
+    "checkin": _POSTING,
 }
 
 
