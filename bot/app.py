@@ -18,6 +18,7 @@ from bot.i18n.translator import KinshipTranslator
 from bot.retry import DmPacer
 from bot.scheduler import Scheduler
 from bot.services import Services
+from bot.sharding import GuildScope
 from bot.ui import NO_PINGS, report_error
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class KinshipBot(commands.AutoShardedBot):
         self.db = db
         self.services = services
         self.scheduler = scheduler
+        #: The guilds this process serves in scheduled work; ``None`` = every guild (all shards).
+        self.guild_scope = GuildScope.of(settings.shard_count, settings.shard_ids)
+        scheduler.shard_local = self.guild_scope is not None
         self.now = now
         self.extension_names = list(extensions) if extensions is not None else all_extensions()
         self._shutdown_hooks: list[Callable[[], Awaitable[object]]] = []
@@ -88,6 +92,10 @@ class KinshipBot(commands.AutoShardedBot):
         #: Shared by every feature that sends DMs, so together they stay under Discord's pace.
         self.dm_pacer = DmPacer()
         self.synced_commands: list[app_commands.AppCommand] = []
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether ``guild_id`` is on one of this process's shards (always, without ``SHARD_IDS``)."""
+        return self.guild_scope is None or self.guild_scope.owns(guild_id)
 
     def on_event_sync(self, event: str, hook: Callable[..., None]) -> None:
         """Call ``hook(*args)`` synchronously for every ``event`` (e.g. ``"message"``), inside

@@ -53,6 +53,7 @@ class _Entry:
     seconds: float
     job: Job
     leader_only: bool = True
+    per_guild: bool = False
 
 
 class Scheduler:
@@ -64,6 +65,9 @@ class Scheduler:
         self.now = now
         self.ticking = ticking  # tests turn the wall clock off and call run() themselves
         self.leadership: Leadership = leadership or AlwaysLeader()
+        #: Set by the bot when it holds only some shards (``SHARD_IDS``): then ``per_guild`` jobs run
+        #: here for this process's guilds, whoever leads (only this process can reach them).
+        self.shard_local = False
         self._jobs: dict[str, _Entry] = {}
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
@@ -73,10 +77,16 @@ class Scheduler:
         """Names of the registered jobs."""
         return list(self._jobs)
 
-    def every(self, name: str, seconds: float, job: Job, *, leader_only: bool = True) -> None:
-        """Run ``job(now)`` every ``seconds`` (replacing a job of the same name). ``leader_only=False``
-        is for per-process work that every process must do itself (flushing its own buffers)."""
-        self._jobs[name] = _Entry(name, seconds, job, leader_only)
+    def every(self, name: str, seconds: float, job: Job, *, leader_only: bool = True, per_guild: bool = False) -> None:
+        """Run ``job(now)`` every ``seconds`` (replacing a job of the same name).
+
+        - default: only in the leader (work on the database alone, e.g. retention);
+        - ``leader_only=False``: in every process (each flushes its own buffers);
+        - ``per_guild=True``: work that acts on guilds in Discord. The job must limit itself to
+          ``bot.guild_scope`` (the guilds on this process's shards). A process holding every shard
+          runs it when it leads; one started with ``SHARD_IDS`` runs it for its own guilds.
+        """
+        self._jobs[name] = _Entry(name, seconds, job, leader_only, per_guild)
         if self._aps is not None:
             self._add(self._jobs[name])
 
@@ -99,7 +109,8 @@ class Scheduler:
 
     async def _run(self, name: str, now: datetime | None) -> bool:
         entry = self._jobs[name]
-        if entry.leader_only and not await self.leadership.is_leader():
+        local = entry.per_guild and self.shard_local
+        if entry.leader_only and not local and not await self.leadership.is_leader():
             return False
         try:
             await entry.job(now or self.now())

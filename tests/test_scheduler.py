@@ -54,6 +54,33 @@ async def test_followers_do_not_run_jobs() -> None:
     assert await sched.run("x") is False and ran == []
 
 
+async def test_per_guild_jobs_run_in_every_shard_process_and_only_in_the_leader_otherwise() -> None:
+    ran: list[str] = []
+
+    class Follower:
+        async def is_leader(self) -> bool:
+            return False
+
+        async def release(self) -> None:
+            return None
+
+    def job(name: str):
+        async def run(now: datetime) -> None:
+            ran.append(name)
+
+        return run
+
+    sched = Scheduler(now=lambda: T0, leadership=Follower(), ticking=False)
+    sched.every("guilds", 60, job("guilds"), per_guild=True)
+    sched.every("global", 60, job("global"))
+    sched.every("local", 60, job("local"), leader_only=False)
+    await sched.run_all()
+    assert ran == ["local"], "a follower holding every shard leaves guild work to the leader"
+    sched.shard_local = True  # started with SHARD_IDS: only this process can reach its guilds
+    await sched.run_all()
+    assert ran == ["local", "guilds", "local"], "guild work runs here; global work still only in the leader"
+
+
 async def test_start_registers_interval_jobs_in_memory_and_shutdown_stops_them() -> None:
     async def job(now: datetime) -> None:
         return None

@@ -9,6 +9,7 @@ Replacing SimCord means reimplementing this file, not the tests.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -64,6 +65,11 @@ class TestDatabase:
         return Database.from_url(self.url, schema=self.schema)
 
 
+def default_settings(db: Database) -> Settings:
+    """The settings a test bot runs with unless a test says otherwise."""
+    return Settings(discord_token=FAKE_TOKEN, database_url=db.engine.url.render_as_string())
+
+
 def build_bot(
     db: Database,
     now: Any,
@@ -73,7 +79,7 @@ def build_bot(
     leadership: Leadership | None = None,
 ) -> KinshipBot:
     """The bot exactly as ``bot.__main__.build`` makes it, with the test's clock."""
-    settings = settings or Settings(discord_token=FAKE_TOKEN, database_url=db.engine.url.render_as_string())
+    settings = settings or default_settings(db)
     services = Services.build(ServiceContext(db=db))
     return KinshipBot(
         settings=settings,
@@ -191,8 +197,14 @@ async def running_world(
     extensions: list[str] | None = None,
     settings: Settings | None = None,
     leadership: Any = None,
+    shards: tuple[int, tuple[int, ...]] | None = None,
+    guild_shard: int | None = None,
 ) -> AsyncIterator[World]:
-    """Start SimCord with a freshly migrated database and the standard guild."""
+    """Start SimCord with a freshly migrated database and the standard guild.
+
+    ``shards=(count, ids)`` runs the bot as a process holding only those shards (``SHARD_COUNT`` /
+    ``SHARD_IDS``); ``guild_shard`` puts the standard guild on that shard (SimCord's ids are
+    deterministic, so two worlds built alike have the same ids, like two processes of one bot)."""
     db = test_db.open()
     await db.migrate()
     env_holder: dict[str, simcord.Env] = {}
@@ -200,6 +212,10 @@ async def running_world(
     def now() -> datetime:
         return env_holder["env"].now()
 
+    if shards is not None:
+        settings = dataclasses.replace(
+            settings or default_settings(db), shard_count=shards[0], shard_ids=tuple(shards[1])
+        )
     if callable(leadership):  # a factory taking the engine, e.g. PostgresLeadership
         leadership = leadership(db.engine)
     bot = build_bot(db, now, extensions=extensions, settings=settings, leadership=leadership)
@@ -211,7 +227,7 @@ async def running_world(
     world: World | None = None
     try:
         owner_user = env.create_user("owner")
-        guild = env.create_guild("Kinship Test", owner=owner_user)
+        guild = env.create_guild("Kinship Test", owner=owner_user, shard_id=guild_shard)
         everyone = guild.default_role
         mod_role = guild.create_role("Moderators", permissions=discord.Permissions(manage_messages=True))
         owner = guild.add_member(owner_user)

@@ -1,0 +1,51 @@
+"""Which guilds a process serves (issue #10): Discord's shard formula, in Python and in SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from bot.db import Database
+from bot.models.guild import GuildConfig
+from bot.sharding import GuildScope, in_scope, shard_of
+from tests.harness.world import running_world
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def _guild_on(shard: int, count: int, n: int = 0) -> int:
+    return ((1_000_000 + n * count + shard) << 22) | 12345
+
+
+def test_a_process_holding_every_shard_needs_no_scope() -> None:
+    assert GuildScope.of(None, None) is None
+    assert GuildScope.of(4, None) is None
+    assert GuildScope.of(2, (1, 0)) is None
+    scope = GuildScope.of(4, (1, 3))
+    assert scope == GuildScope(4, frozenset({1, 3}))
+    assert [scope.owns(_guild_on(s, 4)) for s in range(4)] == [False, True, False, True]
+    assert shard_of(_guild_on(3, 4), 4) == 3
+
+
+async def test_the_sql_filter_matches_the_python_one(db: Database) -> None:
+    ids = [_guild_on(s, 3, n) for s in range(3) for n in range(3)] + [2**63 - 1]
+    async with db.session() as s:
+        for guild_id in ids:
+            s.add(GuildConfig(guild_id=guild_id, updated_at=NOW))
+    for scope in (GuildScope(3, frozenset({0})), GuildScope(3, frozenset({1, 2})), None):
+        async with db.session() as s:
+            rows = await s.exec(select(GuildConfig.guild_id).where(in_scope(scope, col(GuildConfig.guild_id))))
+            got = sorted(row[0] for row in rows.all())
+        assert got == sorted(g for g in ids if scope is None or scope.owns(g))
+
+
+async def test_a_bot_started_with_shard_ids_knows_its_guilds(test_db) -> None:
+    async with running_world(test_db, shards=(2, (0,)), guild_shard=1) as w:
+        assert w.bot.guild_scope == GuildScope(2, frozenset({0}))
+        assert w.bot.scheduler.shard_local
+        assert not w.bot.owns_guild(w.guild.id) and w.bot.get_guild(w.guild.id) is None
+        here = w.env.create_guild("Here", shard_id=0)
+        await w.env.settle()
+        assert w.bot.owns_guild(here.id) and w.bot.get_guild(here.id) is not None
