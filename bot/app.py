@@ -92,10 +92,26 @@ class KinshipBot(commands.AutoShardedBot):
         #: Shared by every feature that sends DMs, so together they stay under Discord's pace.
         self.dm_pacer = DmPacer()
         self.synced_commands: list[app_commands.AppCommand] = []
+        self._remote_guild_names: dict[int, str] = {}
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether ``guild_id`` is on one of this process's shards (always, without ``SHARD_IDS``)."""
         return self.guild_scope is None or self.guild_scope.owns(guild_id)
+
+    async def guild_name(self, guild_id: int) -> str:
+        """A guild's name for a DM ("" when unknown). A guild on another process's shards is asked
+        for once over REST (a DM button arrives on shard 0, wherever its guild lives)."""
+        guild = self.get_guild(guild_id)
+        if guild is not None:
+            return guild.name
+        if self.owns_guild(guild_id):
+            return ""  # ours, yet not in the cache: the bot left it
+        if guild_id not in self._remote_guild_names:
+            try:
+                self._remote_guild_names[guild_id] = (await self.fetch_guild(guild_id, with_counts=False)).name
+            except discord.HTTPException:
+                return ""
+        return self._remote_guild_names[guild_id]
 
     def on_event_sync(self, event: str, hook: Callable[..., None]) -> None:
         """Call ``hook(*args)`` synchronously for every ``event`` (e.g. ``"message"``), inside

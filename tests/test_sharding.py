@@ -49,3 +49,14 @@ async def test_a_bot_started_with_shard_ids_knows_its_guilds(test_db) -> None:
         here = w.env.create_guild("Here", shard_id=0)
         await w.env.settle()
         assert w.bot.owns_guild(here.id) and w.bot.get_guild(here.id) is not None
+
+
+async def test_a_guild_on_another_shard_is_named_over_rest_once(test_db) -> None:
+    async with running_world(test_db, shards=(2, (0,)), guild_shard=1) as w:
+        assert await w.bot.guild_name(w.guild.id) == "Kinship Test"
+        assert await w.bot.guild_name(w.guild.id) == "Kinship Test"
+        assert len(w.requests("GET", f"/guilds/{w.guild.id}")) == 1, "remembered after the first time"
+        here = w.env.create_guild("Here", shard_id=0)
+        await w.env.settle()
+        assert await w.bot.guild_name(here.id) == "Here"
+        assert w.requests("GET", f"/guilds/{here.id}") == [], "a guild of ours comes from the cache"
