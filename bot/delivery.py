@@ -87,7 +87,11 @@ async def send_with_health(
     A missing channel or a refused send is recorded as problem ``problem_key`` for ``/setup show``;
     a send that works clears it. Returns the message, or ``None`` when nothing was sent.
     """
-    channel = bot.get_channel(channel_id) if channel_id else None
+    channel: Any = bot.get_channel(channel_id) if channel_id else None
+    if channel is None and channel_id and not bot.owns_guild(guild_id):
+        # A guild on another process's shards (reached from a DM button, which Discord delivers
+        # on shard 0): not in this cache, but a send needs only the id. Discord says if it is gone.
+        channel = bot.get_partial_messageable(channel_id, guild_id=guild_id)
     if not isinstance(channel, discord.abc.Messageable):
         if channel_id:
             await bot.services.health.report(

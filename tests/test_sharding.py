@@ -60,3 +60,20 @@ async def test_a_guild_on_another_shard_is_named_over_rest_once(test_db) -> None
         await w.env.settle()
         assert await w.bot.guild_name(here.id) == "Here"
         assert w.requests("GET", f"/guilds/{here.id}") == [], "a guild of ours comes from the cache"
+
+
+async def test_a_send_to_a_guild_on_another_shard_goes_by_id_and_health_stays_true(test_db) -> None:
+    from bot.delivery import send_with_health
+
+    async with running_world(test_db, shards=(2, (0,)), guild_shard=1) as w:
+        with w.env.time_context():
+            sent = await send_with_health(
+                w.bot, w.guild.id, w.mods.id, problem_key="probe", now=w.now(), content="hello @everyone"
+            )
+            assert sent is not None and [m.content for m in w.mods.history()] == ["hello @everyone"]
+            gone = 999_999_999_999
+            assert (
+                await send_with_health(w.bot, w.guild.id, gone, problem_key="probe", now=w.now(), content="x") is None
+            )
+            problems = await w.services.health.list(w.guild.id)
+            assert [p.code for p in problems] == ["channel_missing"], "a deleted channel is still reported"
