@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
-from bot.models.activity import MemberActivity
+from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.services import Services
 from bot.services.activity import CHUNK
 from bot.services.events import MemberActive
@@ -75,3 +78,49 @@ async def test_forget_deletes_rows_and_buffer(services: Services) -> None:
     assert await services.activity.forget(G, [1]) == 1
     assert await services.activity.get(G, 1) is None
     assert services.activity.pending == 0
+
+
+async def _days(services: Services) -> list[tuple[int, datetime]]:
+    async with services.activity.db.session() as s:
+        rows = (await s.exec(select(InsightActivityDay.member_id, InsightActivityDay.day))).all()
+    return sorted((m, d.astimezone(UTC)) for m, d in rows)
+
+
+async def test_a_failed_flush_keeps_everything_for_the_next_one(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity = services.activity
+    joined = NOW - timedelta(days=10)
+    activity.record(G, 1, NOW - timedelta(days=1), joined)
+    activity.record(G, 1, NOW)
+    activity.record(G, 2, NOW)
+
+    @asynccontextmanager
+    async def broken() -> AsyncIterator[None]:
+        raise OSError("database unreachable")
+        yield
+
+    monkeypatch.setattr(activity.db, "session", broken)
+    with pytest.raises(OSError):
+        await activity.flush(NOW)
+    assert (activity.pending, activity.pending_days) == (2, 3)
+    activity.record(G, 2, NOW + timedelta(minutes=1))  # activity while the database was away
+    monkeypatch.undo()
+
+    assert await activity.flush(NOW) == 2
+    one, two = await activity.get(G, 1), await activity.get(G, 2)
+    assert one is not None and one.last_active_at == NOW and one.joined_at == joined
+    assert two is not None and two.last_active_at == NOW + timedelta(minutes=1)
+    today, yesterday = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)
+    assert await _days(services) == [(1, yesterday), (1, today), (2, today)]
+
+
+async def test_times_are_kept_to_the_microsecond_and_days_are_utc_days(services: Services) -> None:
+    berlin = timezone(timedelta(hours=1))
+    at = datetime(2026, 3, 2, 0, 30, 0, 123456, tzinfo=berlin)  # still 1 March in UTC
+    services.activity.record(G, 1, at)
+    assert services.activity.buffered(G, 1) == at
+    await services.activity.flush()
+    got = await services.activity.get(G, 1)
+    assert got is not None and got.last_active_at == at
+    assert await _days(services) == [(1, datetime(2026, 3, 1, tzinfo=UTC))]
