@@ -6,6 +6,9 @@ Jobs (the scheduler is only a clock; the tables hold the state):
 * ``checkins.remind`` (2 s) — at most one reminder DM per tick, so DMs are paced well under 1/s;
   members whose DMs are closed are mentioned in the week's thread instead.
 * ``checkins.buddies`` (60 s) — pairs opted-in members once per period and introduces them.
+
+All three are per-guild jobs: a process started with ``SHARD_IDS`` runs them for the guilds on its
+own shards only (``bot.guild_scope``), so it never claims, fails or reports another process's guild.
 """
 
 from __future__ import annotations
@@ -66,9 +69,10 @@ class CheckinsCog(FeatureCog):
         """Register the persistent buttons and the jobs."""
         await super().cog_load()
         self.bot.add_dynamic_items(AnswerButton, RemindersOffButton, BuddyLeaveButton)
-        self.bot.scheduler.every("checkins.post", 60, self._post_job)
-        self.bot.scheduler.every("checkins.remind", 2, self._remind_job)
-        self.bot.scheduler.every("checkins.buddies", 60, self._buddies_job)
+        # per_guild: each shard process posts, reminds and pairs for the guilds on its own shards
+        self.bot.scheduler.every("checkins.post", 60, self._post_job, per_guild=True)
+        self.bot.scheduler.every("checkins.remind", 2, self._remind_job, per_guild=True)
+        self.bot.scheduler.every("checkins.buddies", 60, self._buddies_job, per_guild=True)
 
     async def cog_unload(self) -> None:
         """Stop the jobs."""
@@ -196,7 +200,7 @@ class CheckinsCog(FeatureCog):
     # ---------------------------------------------------------------------- the post
 
     async def _post_job(self, now: datetime) -> None:
-        for job in await self.services.checkins.claim_due_posts(now):
+        for job in await self.services.checkins.claim_due_posts(now, scope=self.bot.guild_scope):
             await self._post_one(job, now)
 
     async def _post_one(self, job: PostJob, now: datetime) -> None:
@@ -271,12 +275,12 @@ class CheckinsCog(FeatureCog):
         return 1 if self.bot.dm_pacer.ready(now) else 0
 
     async def _remind_job(self, now: datetime) -> None:
-        jobs = await self.services.checkins.claim_reminders(now, self._dm_slots(now))
+        jobs = await self.services.checkins.claim_reminders(now, self._dm_slots(now), scope=self.bot.guild_scope)
         in_thread: dict[tuple[int, str, int], list[ReminderJob]] = {}
         for job in jobs:
             if job.via == "dm":
-                guild = self.bot.get_guild(job.guild_id)
-                content = i18n.t("checkins.reminder_dm", job.language, guild=guild.name if guild else "Kinship")
+                guild_name = await self.bot.guild_name(job.guild_id) or "Kinship"
+                content = i18n.t("checkins.reminder_dm", job.language, guild=guild_name)
                 view = reminder_view(job.guild_id, job.language, _link(job.guild_id, job.thread_id))
                 outcome, _ = await send_dm(self.bot, job.member_id, content, view=view)
                 if outcome == "sent":
@@ -316,8 +320,9 @@ class CheckinsCog(FeatureCog):
     # ----------------------------------------------------------------------- buddies
 
     async def _buddies_job(self, now: datetime) -> None:
-        await self.services.checkins.pair_buddies(now)
-        for intro in await self.services.checkins.pending_intros(now, self._dm_slots(now)):
+        scope = self.bot.guild_scope
+        await self.services.checkins.pair_buddies(now, scope=scope)
+        for intro in await self.services.checkins.pending_intros(now, self._dm_slots(now), scope=scope):
             if intro.dm:
                 await self._intro_by_dm(intro, now)
             else:
@@ -359,10 +364,10 @@ class CheckinsCog(FeatureCog):
         log.warning("buddy introduction %s failed (%s); retry at %s", intro.group_id, code, retry_at)
 
     async def _intro_by_dm(self, intro: BuddyIntro, now: datetime) -> None:
-        guild = self.bot.get_guild(intro.guild_id)
+        guild_name = await self.bot.guild_name(intro.guild_id) or "Kinship"
         for member_id in intro.recipients:
             names = ", ".join(f"<@{m}>" for m in intro.member_ids if m != member_id)
-            content = i18n.t("checkins.buddy_dm", intro.language, guild=guild.name if guild else "Kinship", names=names)
+            content = i18n.t("checkins.buddy_dm", intro.language, guild=guild_name, names=names)
             outcome, _ = await send_dm(self.bot, member_id, content, view=buddy_dm_view(intro.guild_id, intro.language))
             if outcome in ("sent", "dm_closed", "gone", "forbidden", "missing"):
                 await self.services.checkins.intro_done(intro.group_id, member_id=member_id)

@@ -49,6 +49,7 @@ from bot.models.checkins import (
 from bot.models.guild import GuildConfig
 from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, MemberActive
+from bot.sharding import GuildScope, in_scope
 
 log = logging.getLogger(__name__)
 
@@ -322,15 +323,23 @@ class CheckinService:
 
     # ---------------------------------------------------------------------------- the post
 
-    async def claim_due_posts(self, now: datetime) -> list[PostJob]:
+    async def claim_due_posts(self, now: datetime, *, scope: GuildScope | None = None) -> list[PostJob]:
         """Create this week's post rows where due and claim those to send now.
 
         Idempotent and safe with several processes: rows are inserted only if absent (unique
         guild/week) and claimed with a conditional UPDATE, so exactly one caller gets each post.
+        Only guilds in ``scope`` (this process's shards) are looked at: the others' posts are
+        neither created, claimed nor skipped here.
         """
         jobs: list[PostJob] = []
         async with self.db.session() as s:
-            guilds = (await s.exec(select(GuildConfig).where(col(GuildConfig.checkin_channel_id).is_not(None)))).all()
+            guilds = (
+                await s.exec(
+                    select(GuildConfig).where(
+                        col(GuildConfig.checkin_channel_id).is_not(None), in_scope(scope, col(GuildConfig.guild_id))
+                    )
+                )
+            ).all()
             schedules = await _schedules(s, [g.guild_id for g in guilds])
             for guild in guilds:
                 schedule = schedules.get(guild.guild_id) or Schedule(guild_id=guild.guild_id)
@@ -593,15 +602,20 @@ class CheckinService:
 
     # ---------------------------------------------------------------------------- reminders
 
-    async def claim_reminders(self, now: datetime, dm_slots: int) -> list[ReminderJob]:
+    async def claim_reminders(
+        self, now: datetime, dm_slots: int, *, scope: GuildScope | None = None
+    ) -> list[ReminderJob]:
         """Reminders due now, claimed (one per member per week): up to ``dm_slots`` DMs, plus every
-        member whose DMs are closed (they are mentioned in the week's thread instead)."""
+        member whose DMs are closed (they are mentioned in the week's thread instead). Only guilds
+        in ``scope`` (this process's shards)."""
         jobs: list[ReminderJob] = []
         async with self.db.session() as s:
             posts = (
                 await s.exec(
                     select(CheckinPost).where(
-                        CheckinPost.state == "posted", CheckinPost.scheduled_at > now - timedelta(days=7)
+                        CheckinPost.state == "posted",
+                        CheckinPost.scheduled_at > now - timedelta(days=7),
+                        in_scope(scope, col(CheckinPost.guild_id)),
                     )
                 )
             ).all()
@@ -682,16 +696,16 @@ class CheckinService:
 
     # ----------------------------------------------------------------------------- buddies
 
-    async def pair_buddies(self, now: datetime) -> int:
+    async def pair_buddies(self, now: datetime, *, scope: GuildScope | None = None) -> int:
         """Make this period's buddy groups where due (once per guild and period). Returns how many
         rounds were made. A round is due in the week of a check-in post whose week number is a
-        multiple of the guild's ``buddy_weeks``."""
+        multiple of the guild's ``buddy_weeks``. Only guilds in ``scope`` (this process's shards)."""
         made = 0
         async with self.db.session() as s:
             counts = (
                 await s.exec(
                     select(CheckinMember.guild_id, func.count())
-                    .where(col(CheckinMember.buddies).is_(True))
+                    .where(col(CheckinMember.buddies).is_(True), in_scope(scope, col(CheckinMember.guild_id)))
                     .group_by(col(CheckinMember.guild_id))
                 )
             ).all()
@@ -733,8 +747,11 @@ class CheckinService:
                 made += 1
         return made
 
-    async def pending_intros(self, now: datetime, dm_slots: int) -> list[BuddyIntro]:
-        """Buddy groups to introduce now (thread mode: a few per tick; DM mode: ``dm_slots`` DMs)."""
+    async def pending_intros(
+        self, now: datetime, dm_slots: int, *, scope: GuildScope | None = None
+    ) -> list[BuddyIntro]:
+        """Buddy groups to introduce now (thread mode: a few per tick; DM mode: ``dm_slots`` DMs).
+        Only guilds in ``scope`` (this process's shards), filtered before the per-tick limit."""
         intros: list[BuddyIntro] = []
         async with self.db.session() as s:
             rows = (
@@ -744,6 +761,7 @@ class CheckinService:
                     .where(
                         BuddyGroup.state == "pending",
                         or_(col(BuddyGroup.next_attempt_at).is_(None), col(BuddyGroup.next_attempt_at) <= now),
+                        in_scope(scope, col(BuddyGroup.guild_id)),
                     )
                     .order_by(col(BuddyGroup.id))
                     .limit(50)

@@ -296,3 +296,56 @@ async def test_buddy_rounds_once_per_period(services: Services) -> None:
     assert await services.checkins.pair_buddies(utc(2026, 1, 12, 10, 1)) == 1
     second = await services.checkins.buddy_groups(G, "2026-W03")
     assert not set(first) & set(second)
+
+
+# ------------------------------------------------------------------------- shards (issue #10)
+
+
+def _guild_on(shard: int, count: int = 2) -> int:
+    """A guild id Discord puts on ``shard`` of ``count``."""
+    return ((1_000_000 + shard) << 22) | 12345
+
+
+async def test_each_shard_scope_claims_only_its_own_guilds_work(services: Services) -> None:
+    from bot.sharding import GuildScope
+
+    scopes = {shard: GuildScope(2, frozenset({shard})) for shard in (0, 1)}
+    guilds = {shard: _guild_on(shard) for shard in (0, 1)}
+    for shard, guild_id in guilds.items():
+        assert scopes[shard].owns(guild_id) and not scopes[1 - shard].owns(guild_id)
+        await services.guilds.update(guild_id, utc(2026, 1, 1), checkin_channel_id=CH + shard)
+        for member in (7, 8):
+            await services.checkins.set_reminders(guild_id, member, True, utc(2026, 1, 1))
+            await services.checkins.set_buddies(guild_id, member, True, utc(2026, 1, 1))
+    monday = utc(2026, 1, 5, 10)
+
+    # the weekly post: shard 0 neither creates nor claims shard 1's row
+    [job] = await services.checkins.claim_due_posts(monday, scope=scopes[0])
+    assert job.guild_id == guilds[0]
+    assert await services.checkins.post_of(guilds[1], "2026-W02") is None
+    assert await services.checkins.claim_due_posts(monday, scope=scopes[0]) == []
+    # ... not even long after shard 1's grace window: its week is not marked skipped by shard 0
+    assert await services.checkins.claim_due_posts(utc(2026, 1, 5, 23), scope=scopes[0]) == []
+    assert await services.checkins.post_of(guilds[1], "2026-W02") is None
+    [other] = await services.checkins.claim_due_posts(monday, scope=scopes[1])
+    assert other.guild_id == guilds[1] and other.attempts == 1
+    for claimed in (job, other):
+        await services.checkins.post_done(claimed.post_id, monday, channel_id=CH, message_id=1, thread_id=5000)
+
+    # reminders: each scope claims its own members, the others stay claimable
+    evening = utc(2026, 1, 5, 18)
+    reminded = await services.checkins.claim_reminders(evening, 5, scope=scopes[1])
+    assert {(j.guild_id, j.member_id) for j in reminded} == {(guilds[1], 7), (guilds[1], 8)}
+    reminded = await services.checkins.claim_reminders(evening, 5, scope=scopes[0])
+    assert {(j.guild_id, j.member_id) for j in reminded} == {(guilds[0], 7), (guilds[0], 8)}
+
+    # buddies: pairing and introductions are per scope too
+    assert await services.checkins.pair_buddies(monday, scope=scopes[0]) == 1
+    assert await services.checkins.buddy_groups(guilds[1], "2026-W02") == []
+    assert await services.checkins.pending_intros(monday, 5, scope=scopes[1]) == []
+    assert await services.checkins.pair_buddies(monday, scope=scopes[1]) == 1
+    for shard, guild_id in guilds.items():
+        [intro] = await services.checkins.pending_intros(monday, 5, scope=scopes[shard])
+        assert intro.guild_id == guild_id and intro.member_ids == (7, 8)
+    # no scope (a process holding every shard) sees both
+    assert {i.guild_id for i in await services.checkins.pending_intros(monday, 5)} == set(guilds.values())
