@@ -15,7 +15,7 @@ import cogs
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n.translator import KinshipTranslator
-from bot.retry import DmPacer
+from bot.retry import DM_INTERVAL, DmPacer
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.sharding import GuildScope
@@ -89,8 +89,10 @@ class KinshipBot(commands.AutoShardedBot):
         self.extension_names = list(extensions) if extensions is not None else all_extensions()
         self._shutdown_hooks: list[Callable[[], Awaitable[object]]] = []
         self._sync_hooks: dict[str, list[Callable[..., None]]] = {}
-        #: Shared by every feature that sends DMs, so together they stay under Discord's pace.
-        self.dm_pacer = DmPacer()
+        #: Shared by every feature that sends DMs, so together they stay under Discord's pace. The
+        #: pace is per bot account: a process holding some of the shards takes its share of it.
+        share = 1.0 if self.guild_scope is None else self.guild_scope.shard_count / len(self.guild_scope.shard_ids)
+        self.dm_pacer = DmPacer(DM_INTERVAL * share)
         self.synced_commands: list[app_commands.AppCommand] = []
         self._remote_guild_names: dict[int, str] = {}
 

@@ -9,6 +9,7 @@ from sqlmodel import col
 
 from bot.db import Database
 from bot.models.guild import GuildConfig
+from bot.retry import DM_INTERVAL
 from bot.sharding import GuildScope, in_scope, shard_of
 from tests.harness.world import running_world
 
@@ -45,6 +46,7 @@ async def test_a_bot_started_with_shard_ids_knows_its_guilds(test_db) -> None:
     async with running_world(test_db, shards=(2, (0,)), guild_shard=1) as w:
         assert w.bot.guild_scope == GuildScope(2, frozenset({0}))
         assert w.bot.scheduler.shard_local
+        assert w.bot.dm_pacer.interval == 2 * DM_INTERVAL, "half the shards, half the bot's DM pace"
         assert not w.bot.owns_guild(w.guild.id) and w.bot.get_guild(w.guild.id) is None
         here = w.env.create_guild("Here", shard_id=0)
         await w.env.settle()
