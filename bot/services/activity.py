@@ -1,17 +1,22 @@
 """Last-active tracking, buffered in memory and written in batches (issue #7).
 
 :meth:`ActivityService.record` is called for every guild message, reaction and interaction, so it
-only updates a dict (the latest time per member) and a set (the UTC days a member was active, for
-the weekly series of ``/stats``); :meth:`ActivityService.flush` writes both in one transaction, in
-chunks. Nothing about *what* a member did is ever stored.
+only updates two dicts per guild (member → latest time, member → join date) and, when a member's
+UTC day is new to the buffer, a set of members per guild and day (for the weekly series of
+``/stats``); :meth:`ActivityService.flush` writes both in one transaction, in chunks. Nothing about
+*what* a member did is ever stored.
+
+The buffer holds plain ints — microseconds since the Unix epoch, days since the epoch — and makes
+datetimes only when it is flushed or read: up to 100k members can be active between two flushes,
+and a datetime, a tuple key and a list per member cost about twice the memory (issue #9).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func
@@ -27,8 +32,25 @@ log = logging.getLogger(__name__)
 #: Rows per INSERT statement (4 bound values each; well under SQLite's variable limit).
 CHUNK = 500
 
-Key = tuple[int, int]
-DayKey = tuple[int, int, date]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+#: Microseconds in a (UTC) day: ``at_us // DAY_US`` is the day, counted from the epoch.
+DAY_US = 86_400_000_000
+
+#: One guild's buffer: member → latest activity (µs since the epoch), member → latest join time.
+GuildBuffer = tuple[dict[int, int], dict[int, datetime]]
+#: (guild, day since the epoch) → the members active that UTC day.
+Days = dict[tuple[int, int], set[int]]
+
+
+def to_us(at: datetime) -> int:
+    """An aware datetime as whole microseconds since the Unix epoch."""
+    return (at - EPOCH) // MICROSECOND
+
+
+def from_us(at_us: int) -> datetime:
+    """The aware UTC datetime of :func:`to_us`."""
+    return EPOCH + timedelta(microseconds=at_us)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +69,9 @@ class ActivityService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
         self.events = ctx.events
-        self._buffer: dict[Key, list[Any]] = {}  # (guild, member) → [last_active_at, joined_at]
-        self._days: set[DayKey] = set()
-        self._days_written: set[DayKey] = set()  # today's, so repeated activity costs nothing
+        self._buffer: dict[int, GuildBuffer] = {}
+        self._days: Days = {}
+        self._days_written: Days = {}  # the newest day's, so repeated activity costs nothing
         ctx.events.subscribe(MemberActive, self._on_member_active)
         ctx.events.subscribe(MemberDataDeleted, self._on_data_deleted)
 
@@ -58,53 +80,67 @@ class ActivityService:
 
     async def _on_data_deleted(self, event: MemberDataDeleted) -> None:
         """After ``/privacy delete``: drop what is still buffered, or the next flush writes it back."""
-
-        def theirs(key: Key | DayKey) -> bool:
-            return key[1] == event.member_id and event.guild_id in (None, key[0])
-
-        for key in [k for k in self._buffer if theirs(k)]:
-            del self._buffer[key]
-        self._days = {k for k in self._days if not theirs(k)}
-        self._days_written = {k for k in self._days_written if not theirs(k)}
+        member, guild = event.member_id, event.guild_id
+        for guild_id, (last, joined) in self._buffer.items():
+            if guild in (None, guild_id):
+                last.pop(member, None)
+                joined.pop(member, None)
+        for days in (self._days, self._days_written):
+            for (guild_id, _), members in days.items():
+                if guild in (None, guild_id):
+                    members.discard(member)
 
     def record(self, guild_id: int, member_id: int, at: datetime, joined_at: datetime | None = None) -> None:
-        """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it).
+        """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it)."""
+        self.record_us(guild_id, member_id, to_us(at), joined_at)
 
-        Called for every message: a dict lookup and, at most, one comparison. The member's UTC day
-        is noted only when it is new to the buffer (the first event since the last flush, or the
-        first after midnight)."""
-        key = (guild_id, member_id)
-        entry = self._buffer.get(key)
-        if entry is None:
-            self._buffer[key] = [at, joined_at]
-            self._note_day(guild_id, member_id, at)
-            return
-        if at > entry[0]:
-            if at.date() != entry[0].date():
-                self._note_day(guild_id, member_id, at)
-            entry[0] = at
+    def record_us(self, guild_id: int, member_id: int, at_us: int, joined_at: datetime | None = None) -> None:
+        """:meth:`record` with the time as microseconds since the Unix epoch (UTC), for the
+        per-message hook, which has it without making a datetime.
+
+        Called for every message: two dict lookups, a comparison and a dict store. The member's UTC
+        day is noted only when it is new to the buffer (the first event since the last flush, or
+        the first after midnight)."""
+        try:
+            last, joined = self._buffer[guild_id]
+        except KeyError:
+            last, joined = self._buffer[guild_id] = ({}, {})
+        old = last.get(member_id)
+        if old is None:
+            last[member_id] = at_us
+            self._note_day(guild_id, member_id, at_us // DAY_US)
+        elif at_us > old:
+            last[member_id] = at_us
+            if at_us // DAY_US != old // DAY_US:
+                self._note_day(guild_id, member_id, at_us // DAY_US)
         if joined_at is not None:
-            entry[1] = joined_at
+            joined[member_id] = joined_at
 
-    def _note_day(self, guild_id: int, member_id: int, at: datetime) -> None:
-        day = (guild_id, member_id, (at if at.tzinfo is UTC else at.astimezone(UTC)).date())
-        if day not in self._days_written:
-            self._days.add(day)
+    def _note_day(self, guild_id: int, member_id: int, day: int) -> None:
+        key = (guild_id, day)
+        written = self._days_written.get(key)
+        if written is not None and member_id in written:
+            return
+        members = self._days.get(key)
+        if members is None:
+            self._days[key] = {member_id}
+        else:
+            members.add(member_id)
 
     @property
     def pending(self) -> int:
         """How many members are waiting in the buffer."""
-        return len(self._buffer)
+        return sum(len(last) for last, _ in self._buffer.values())
 
     @property
     def pending_days(self) -> int:
         """How many member-days are waiting in the buffer."""
-        return len(self._days)
+        return sum(len(members) for members in self._days.values())
 
     def buffered(self, guild_id: int, member_id: int) -> datetime | None:
         """The latest not-yet-written activity of a member, if any."""
-        entry = self._buffer.get((guild_id, member_id))
-        return entry[0] if entry else None
+        at_us = self._buffer.get(guild_id, ({}, {}))[0].get(member_id)
+        return None if at_us is None else from_us(at_us)
 
     async def flush(self, now: datetime | None = None) -> int:
         """Write the buffer (upsert keeping the later time). Returns how many members were written.
@@ -112,32 +148,44 @@ class ActivityService:
         On a database error the batch goes back into the buffer, so nothing is lost but the error
         is raised to the caller (the scheduler logs it and the next run tries again).
         """
-        if not self._buffer and not self._days:
+        if not self.pending and not self.pending_days:
             return 0
         batch, self._buffer = self._buffer, {}
-        days, self._days = self._days, set()
-        rows = [
-            {"guild_id": g, "member_id": m, "last_active_at": at, "joined_at": joined}
-            for (g, m), (at, joined) in batch.items()
-        ]
-        day_rows = [
-            {"guild_id": g, "member_id": m, "day": datetime.combine(d, time(), UTC)} for g, m, d in sorted(days)
-        ]
+        days, self._days = self._days, {}
+        written = 0
         try:
             async with self.db.session() as s:
-                for start in range(0, len(rows), CHUNK):
-                    await s.exec(self._upsert(rows[start : start + CHUNK]))
-                for start in range(0, len(day_rows), CHUNK):
-                    await s.exec(self._insert_days(day_rows[start : start + CHUNK]))
+                for rows in _member_rows(batch):
+                    await s.exec(self._upsert(rows))
+                    written += len(rows)
+                for rows in _day_rows(days):
+                    await s.exec(self._insert_days(rows))
         except Exception:
-            for (g, m), (at, joined) in batch.items():
-                self.record(g, m, at, joined)
-            self._days |= days
+            self._restore(batch, days)
             raise
-        if days:  # remember only the newest day's keys, so the set stays small
-            newest = max(d for _, _, d in days)
-            self._days_written = {k for k in self._days_written | days if k[2] >= newest}
-        return len(rows)
+        if days:  # remember only the newest day's members, so this stays small
+            newest = max(day for _, day in days)
+            written_days = {k: v for k, v in self._days_written.items() if k[1] >= newest}
+            for key, members in days.items():
+                if key[1] >= newest:
+                    if key in written_days:
+                        written_days[key] |= members
+                    else:
+                        written_days[key] = members
+            self._days_written = written_days
+        return written
+
+    def _restore(self, batch: dict[int, GuildBuffer], days: Days) -> None:
+        """Put an unwritten batch back, under what was recorded while it was being written."""
+        for guild_id, (last, joined) in batch.items():
+            now_last, now_joined = self._buffer.setdefault(guild_id, ({}, {}))
+            for member_id, at_us in last.items():
+                if now_last.get(member_id, at_us) <= at_us:
+                    now_last[member_id] = at_us
+            for member_id, joined_at in joined.items():
+                now_joined.setdefault(member_id, joined_at)
+        for key, members in days.items():
+            self._days.setdefault(key, set()).update(members)
 
     async def flush_now(self) -> None:
         """Flush on shutdown (a no-argument hook for ``bot.on_shutdown``)."""
@@ -172,17 +220,53 @@ class ActivityService:
         if row is None and buffered is None:
             return None
         last = max(t for t in (row.last_active_at if row else None, buffered) if t is not None)
-        joined = self._buffer.get((guild_id, member_id), [None, None])[1] or (row.joined_at if row else None)
+        joined = self._buffer.get(guild_id, ({}, {}))[1].get(member_id) or (row.joined_at if row else None)
         return Activity(guild_id, member_id, last, joined)
 
     async def forget(self, guild_id: int, member_ids: Iterable[int]) -> int:
         """Delete what we know of these members (privacy requests). Returns rows deleted."""
         ids = list(member_ids)
+        last, joined = self._buffer.get(guild_id, ({}, {}))
         for m in ids:
-            self._buffer.pop((guild_id, m), None)
+            last.pop(m, None)
+            joined.pop(m, None)
         if not ids:
             return 0
         async with self.db.session() as s:
             table = MemberActivity.__table__  # type: ignore[attr-defined]
             result = await s.exec(table.delete().where(table.c.guild_id == guild_id, table.c.member_id.in_(ids)))
         return int(result.rowcount or 0)
+
+
+def _member_rows(batch: dict[int, GuildBuffer]) -> Iterator[list[dict[str, Any]]]:
+    """The buffered members as rows, :data:`CHUNK` at a time (so a flush never holds them all)."""
+    rows: list[dict[str, Any]] = []
+    for guild_id, (last, joined) in batch.items():
+        for member_id, at_us in last.items():
+            rows.append(
+                {
+                    "guild_id": guild_id,
+                    "member_id": member_id,
+                    "last_active_at": from_us(at_us),
+                    "joined_at": joined.get(member_id),
+                }
+            )
+            if len(rows) == CHUNK:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
+
+
+def _day_rows(days: Days) -> Iterator[list[dict[str, Any]]]:
+    """The buffered member-days as rows (day = midnight UTC), :data:`CHUNK` at a time."""
+    rows: list[dict[str, Any]] = []
+    for (guild_id, day), members in sorted(days.items()):
+        midnight = from_us(day * DAY_US)
+        for member_id in sorted(members):
+            rows.append({"guild_id": guild_id, "member_id": member_id, "day": midnight})
+            if len(rows) == CHUNK:
+                yield rows
+                rows = []
+    if rows:
+        yield rows

@@ -59,3 +59,12 @@ async def test_a_crash_loses_at_most_the_unflushed_buffer(world: World) -> None:
     await world.bob.send(world.general, "lost in the crash")
     await world.restart(clean=False)
     assert set(await _stored(world)) == {world.alice.id}
+
+
+async def test_a_message_counts_at_the_time_its_id_says(world: World) -> None:
+    await world.advance(0.123)  # a time with milliseconds, as message ids carry them
+    message = await world.alice.send(world.general, "hello")
+    assert message.created_at.microsecond == 123_000
+    assert world.services.activity.buffered(world.guild.id, world.alice.id) == message.created_at
+    await world.tick("activity.flush")
+    assert (await _stored(world))[world.alice.id] == message.created_at
