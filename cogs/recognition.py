@@ -52,8 +52,8 @@ class RecognitionCog(FeatureCog):
         await super().cog_load()
         self.bot.add_dynamic_items(ThankButton)
         self.bot.tree.add_command(self.thank_menu, override=True)
-        self.bot.scheduler.every("recognition.milestones", 300, self._milestones_job)
-        self.bot.scheduler.every("recognition.weekly", 3600, self._weekly_job)
+        self.bot.scheduler.every("recognition.milestones", 300, self._milestones_job, per_guild=True)
+        self.bot.scheduler.every("recognition.weekly", 3600, self._weekly_job, per_guild=True)
 
     async def cog_unload(self) -> None:
         """Undo :meth:`cog_load`."""
@@ -266,25 +266,26 @@ class RecognitionCog(FeatureCog):
 
     async def _milestones_job(self, now: datetime) -> None:
         """Give milestone roles reached through quiet-work awards (and any a crash left behind),
-        congratulating by DM only those who chose private recognition (DMs need consent)."""
-        grants = await self.services.recognition.claim_grants(now)
+        congratulating by DM only those who chose private recognition (DMs need consent). Only this
+        process's guilds: another shard's grants wait for the process that can give their roles."""
+        grants = await self.services.recognition.claim_grants(now, scope=self.bot.guild_scope)
         for grant, role_name in await grant_roles(self.bot, grants, claimed=True):
             if not (await self.services.recognition.prefs(grant.guild_id, grant.member_id)).private:
                 continue
             settings = await self.services.guilds.get(grant.guild_id)
-            guild = self.bot.get_guild(grant.guild_id)
             text = i18n.t(
                 "recognition.milestone_dm",
                 settings.language,
-                guild=guild.name if guild else "",
+                guild=await self.bot.guild_name(grant.guild_id),
                 threshold=grant.threshold,
                 role=role_name,
             )
             await send_dm(self.bot, grant.member_id, text)
 
     async def _weekly_job(self, now: datetime) -> None:
-        """Send the weekly recognition posts that are due (each once per guild and week)."""
-        for post in await self.services.recognition.due_weekly_posts(now):
+        """Send the weekly recognition posts that are due (each once per guild and week) in this
+        process's guilds."""
+        for post in await self.services.recognition.due_weekly_posts(now, scope=self.bot.guild_scope):
             await send_weekly(self.bot, post)
 
 

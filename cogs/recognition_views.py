@@ -103,12 +103,15 @@ async def grant_roles(
 ) -> list[tuple[Grant, str]]:
     """Give milestone roles (each claimed once); returns what was given with the role's name. A
     missing permission or a role above the bot's is reported for ``/setup show`` and the grant is
-    marked failed — not retried until an admin saves that milestone again."""
+    marked failed — not retried until an admin saves that milestone again. Grants of a guild on
+    another process's shards are not claimed: they stay pending for that process's job."""
     service, health, now = bot.services.recognition, bot.services.health, bot.now()
     if not claimed:
-        grants = await service.claim_grants(now, ids=[g.id for g in grants])
+        grants = await service.claim_grants(now, ids=[g.id for g in grants], scope=bot.guild_scope)
     given: list[tuple[Grant, str]] = []
     for grant in grants:
+        if not bot.owns_guild(grant.guild_id):
+            continue  # claimed elsewhere by mistake: the claim goes stale and the owner's job retries it
         guild = bot.get_guild(grant.guild_id)
         role = guild.get_role(grant.role_id) if guild else None
         key = f"recognition.role.{grant.role_id}"
@@ -244,7 +247,9 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
     service, health, now = bot.services.recognition, bot.services.health, bot.now()
     guild = bot.get_guild(post.guild_id)
     if guild is None:
-        await service.finish_weekly_post(post.guild_id, post.week, "failed", now)
+        # The bot left (failed), or the guild is another process's: that one sends it ("retry").
+        status = "failed" if bot.owns_guild(post.guild_id) else "retry"
+        await service.finish_weekly_post(post.guild_id, post.week, status, now)
         return
     channel = guild.get_channel(post.channel_id) if post.channel_id else guild.system_channel
     if not isinstance(channel, discord.TextChannel):

@@ -46,6 +46,7 @@ from bot.models.recognition import (
 )
 from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, ConflictClosed, HelpResolved
+from bot.sharding import GuildScope, in_scope
 
 log = logging.getLogger(__name__)
 
@@ -455,18 +456,22 @@ class RecognitionService:
             ).all()
         return [Milestone(r.threshold, r.role_id) for r in rows]
 
-    async def claim_grants(self, now: datetime, ids: list[int] | None = None, limit: int = 50) -> list[Grant]:
+    async def claim_grants(
+        self, now: datetime, ids: list[int] | None = None, limit: int = 50, *, scope: GuildScope | None = None
+    ) -> list[Grant]:
         """Claim grants to carry out now: the given ones, or every pending one (and any claim a dead
-        process left behind). Each grant is claimed by one caller only."""
+        process left behind). Each grant is claimed by one caller only; grants of guilds outside
+        ``scope`` are left alone (pending) for the process that holds them."""
         async with self.db.session() as s:
             query = select(RecognitionGrant).where(
+                in_scope(scope, col(RecognitionGrant.guild_id)),
                 or_(
                     col(RecognitionGrant.status) == "pending",
                     and_(
                         col(RecognitionGrant.status) == "granting",
                         col(RecognitionGrant.attempted_at) < now - STALE_CLAIM,
                     ),
-                )
+                ),
             )
             if ids is not None:
                 if not ids:
@@ -496,15 +501,19 @@ class RecognitionService:
 
     # ------------------------------------------------------------------ weekly post
 
-    async def due_weekly_posts(self, now: datetime) -> list[WeeklyPost]:
-        """Claim this week's post for every opted-in guild whose time has come (Monday 09:00 local).
-        A post is claimed once per guild and ISO week; weeks with no supporters are skipped."""
+    async def due_weekly_posts(self, now: datetime, *, scope: GuildScope | None = None) -> list[WeeklyPost]:
+        """Claim this week's post for every opted-in guild in ``scope`` whose time has come (Monday
+        09:00 local). A post is claimed once per guild and ISO week; weeks with no supporters are
+        skipped."""
         async with self.db.session() as s:
             rows = (
                 await s.exec(
                     select(RecognitionConfig, GuildConfig)
                     .join(GuildConfig, col(GuildConfig.guild_id) == col(RecognitionConfig.guild_id), isouter=True)
-                    .where(col(RecognitionConfig.weekly_enabled).is_(True))
+                    .where(
+                        col(RecognitionConfig.weekly_enabled).is_(True),
+                        in_scope(scope, col(RecognitionConfig.guild_id)),
+                    )
                 )
             ).all()
         posts: list[WeeklyPost] = []

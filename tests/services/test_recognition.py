@@ -10,6 +10,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
 from bot.services import Services
 from bot.services.events import CheckinAnswered, ConflictClosed, HelpResolved
 from bot.services.recognition import diminished
+from bot.sharding import GuildScope
 
 G = 1_100_000_000_000_000_001
 A, B, C, D, E, F, H = (1_200_000_000_000_000_000 + i for i in range(7))
@@ -217,3 +218,36 @@ async def test_weekly_post_starts_with_the_week_of_the_opt_in(services: Services
     await thank(services, A, C, T0 + timedelta(days=8))
     (post,) = await rec.due_weekly_posts(T0 + timedelta(days=14))
     assert post.week == "2026-W11" and post.channel_id is None  # no channel set: the cog falls back
+
+
+# ---------------------------------------------------------------------- shards (issue #10)
+
+SHARD0, SHARD1 = GuildScope(2, frozenset({0})), GuildScope(2, frozenset({1}))
+G_SHARD0, G_SHARD1 = (1_000_000 << 22) | 1, (1_000_001 << 22) | 1
+
+
+async def test_a_shard_process_claims_only_its_guilds_grants(services: Services) -> None:
+    rec = services.recognition
+    assert SHARD0.owns(G_SHARD0) and SHARD1.owns(G_SHARD1)
+    grants = {}
+    for guild_id in (G_SHARD0, G_SHARD1):
+        await rec.add_milestone(guild_id, 5, 777, T0)
+        (grants[guild_id],) = (await rec.thank(guild_id, A, B, reason="", source="thanks", now=T0)).milestones
+    assert await rec.claim_grants(T0, ids=[grants[G_SHARD1].id], scope=SHARD0) == []  # not by id either
+    assert [g.guild_id for g in await rec.claim_grants(T0, scope=SHARD0)] == [G_SHARD0]
+    stale = await rec.claim_grants(T0 + timedelta(hours=1), scope=SHARD0)
+    assert [g.guild_id for g in stale] == [G_SHARD0], "a stale claim is taken over, still only our guild's"
+    (theirs,) = await rec.claim_grants(T0, scope=SHARD1)
+    assert theirs.id == grants[G_SHARD1].id, "left pending for the process holding shard 1"
+
+
+async def test_a_shard_process_claims_only_its_guilds_weekly_posts(services: Services) -> None:
+    rec = services.recognition
+    for guild_id in (G_SHARD0, G_SHARD1):
+        await rec.configure(guild_id, T0 - timedelta(days=1), weekly_enabled=True, weekly_channel_id=555)
+        await rec.thank(guild_id, A, B, reason="", source="thanks", now=T0)
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+    assert [p.guild_id for p in await rec.due_weekly_posts(monday, scope=SHARD0)] == [G_SHARD0]
+    assert await rec.due_weekly_posts(monday, scope=SHARD0) == []
+    (theirs,) = await rec.due_weekly_posts(monday + timedelta(hours=1), scope=SHARD1)
+    assert (theirs.guild_id, theirs.week) == (G_SHARD1, "2026-W10"), "untouched until its own process came"
