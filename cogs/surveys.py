@@ -201,7 +201,8 @@ class SurveysCog(FeatureCog):
         """Register the Answer button and the pulse/close jobs."""
         await super().cog_load()
         self.bot.add_dynamic_items(AnswerButton)
-        self.bot.scheduler.every("surveys.pulse", PULSE_EVERY, self._pulse_job)
+        self.bot.scheduler.every("surveys.pulse", PULSE_EVERY, self._pulse_job, per_guild=True)
+        # Database only (wipes keys of closed anonymous surveys): the leader does it for every guild.
         self.bot.scheduler.every("surveys.close", CLOSE_EVERY, self._close_job)
 
     async def cog_unload(self) -> None:
@@ -262,12 +263,16 @@ class SurveysCog(FeatureCog):
         await reply(interaction, await tr(interaction, key, channel=f"<#{saved.channel_id}>"))
 
     async def _pulse_job(self, now: datetime) -> None:
-        """Post this month's pulse in every guild that opted in (idempotent: one per guild and month)."""
-        for survey, channel_id in await self.services.surveys.claim_pulses(now):
+        """Post this month's pulse in every guild of this process that opted in (idempotent: one
+        per guild and month)."""
+        for survey, channel_id in await self.services.surveys.claim_pulses(now, scope=self.bot.guild_scope):
             await self._post_pulse(survey, channel_id, now)
 
     async def _post_pulse(self, survey: SurveyInfo, channel_id: int, now: datetime) -> None:
         surveys, health = self.services.surveys, self.services.health
+        if not self.bot.owns_guild(survey.guild_id):  # not ours to post (nor to call missing)
+            await surveys.release_claim(survey.id)
+            return
         settings = await self.services.guilds.get(survey.guild_id)
         channel = self.bot.get_channel(channel_id)
         if not isinstance(channel, discord.TextChannel):

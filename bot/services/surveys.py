@@ -37,6 +37,7 @@ from sqlmodel import col, select
 from bot.errors import InvalidInput, NotFound
 from bot.models.surveys import Survey, SurveyResponse, SurveySettings
 from bot.services.context import ServiceContext
+from bot.sharding import GuildScope, in_scope
 
 MAX_QUESTIONS = 5
 MAX_OPTIONS = 10
@@ -320,11 +321,14 @@ class SurveyService:
             await s.flush()
             return PulseSettings(guild_id, row.pulse_enabled, row.pulse_channel_id)
 
-    async def claim_pulses(self, now: datetime, limit: int = 20) -> list[tuple[SurveyInfo, int]]:
+    async def claim_pulses(
+        self, now: datetime, limit: int = 20, *, scope: GuildScope | None = None
+    ) -> list[tuple[SurveyInfo, int]]:
         """Pulses to post now, with their channel: creates this month's pulse for every opted-in
-        guild (unique per guild and month) and claims unposted ones so that two processes never
-        post the same pulse. The caller posts and then calls :meth:`set_message`, or
-        :meth:`release_claim` when it failed."""
+        guild in ``scope`` (unique per guild and month) and claims unposted ones so that two
+        processes never post the same pulse. Other guilds' pulses are neither created nor claimed
+        here (their shard's process does both). The caller posts and then calls
+        :meth:`set_message`, or :meth:`release_claim` when it failed."""
         month = month_key(now)
         async with self.db.session() as s:
             settings = (
@@ -332,6 +336,7 @@ class SurveyService:
                     select(SurveySettings).where(
                         col(SurveySettings.pulse_enabled).is_(True),
                         col(SurveySettings.pulse_channel_id).is_not(None),
+                        in_scope(scope, col(SurveySettings.guild_id)),
                     )
                 )
             ).all()
@@ -373,6 +378,7 @@ class SurveyService:
                     .where(
                         Survey.kind == "pulse",
                         Survey.pulse_month == month,
+                        in_scope(scope, col(Survey.guild_id)),
                         col(Survey.message_id).is_(None),
                         col(Survey.closes_at) > now,
                         or_(col(Survey.post_claimed_at).is_(None), col(Survey.post_claimed_at) < now - CLAIM_TIMEOUT),

@@ -11,6 +11,7 @@ from bot.errors import InvalidInput
 from bot.models.surveys import Survey, SurveyResponse
 from bot.services import Services
 from bot.services.surveys import parse_questions
+from bot.sharding import GuildScope
 
 G, MOD = 1_456_074_443_980_800_001, 1_456_074_443_980_800_009
 MEMBERS = [1_456_074_443_980_800_100 + i for i in range(8)]
@@ -124,3 +125,19 @@ async def test_pulse_once_per_guild_and_month_and_summary(services: Services) ->
     assert [(m.month, m.responses, m.mean) for m in summary.months] == [("2026-11", 6, 3.0), ("2026-12", 2, None)]
     await services.surveys.set_pulse(G, False, None, dec)
     assert await services.surveys.claim_pulses(dec + timedelta(days=30)) == []
+
+
+async def test_a_shard_process_creates_and_claims_only_its_guilds_pulses(services: Services, db) -> None:
+    shard0, shard1 = GuildScope(2, frozenset({0})), GuildScope(2, frozenset({1}))
+    ours, theirs = (1_000_000 << 22) | 1, (1_000_001 << 22) | 1
+    assert shard0.owns(ours) and shard1.owns(theirs)
+    for guild_id in (ours, theirs):
+        await services.surveys.set_pulse(guild_id, True, 555, NOW)
+    claimed = await services.surveys.claim_pulses(NOW, scope=shard0)
+    assert [s.guild_id for s, _ in claimed] == [ours]
+    assert await services.surveys.claim_pulses(NOW + timedelta(minutes=5), scope=shard0) == []
+    async with db.session() as s:
+        assert (await s.exec(select(Survey).where(Survey.guild_id == theirs))).all() == [], "not even created"
+    ((pulse, channel_id),) = await services.surveys.claim_pulses(NOW + timedelta(hours=2), scope=shard1)
+    assert (pulse.guild_id, pulse.pulse_month, channel_id) == (theirs, "2026-11", 555)
+    assert pulse.closes_at == NOW + timedelta(hours=2, days=7), "open a full week from when its process posts it"
