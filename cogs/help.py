@@ -49,8 +49,8 @@ class HelpCog(FeatureCog):
         """Register the persistent buttons and the jobs."""
         await super().cog_load()
         self.bot.add_dynamic_items(HelpButton)
-        self.bot.scheduler.every("help.deliver", 30, self.delivery.deliver_due)
-        self.bot.scheduler.every("help.follow_up", 60, self.delivery.follow_up)
+        self.bot.scheduler.every("help.deliver", 30, self.delivery.deliver_due, per_guild=True)
+        self.bot.scheduler.every("help.follow_up", 60, self.delivery.follow_up, per_guild=True)
 
     async def cog_unload(self) -> None:
         """Unregister what ``cog_load`` registered."""

@@ -217,15 +217,16 @@ class Delivery:
     # --------------------------------------------------------------- jobs
 
     async def deliver_due(self, now: datetime) -> None:
-        """``help.deliver``: open the threads still pending, then send what is queued."""
-        for request in await self.services.help.pending_threads(now):
+        """``help.deliver``: open the threads still pending, then send what is queued (this
+        process's guilds only: those on other shards are not in its cache, their process does it)."""
+        for request in await self.services.help.pending_threads(now, scope=self.bot.guild_scope):
             if await self.services.help.lease_thread(request.id, now):
                 await self.open_thread(request, now)
         await self.flush(now)
 
     async def follow_up(self, now: datetime) -> None:
         """``help.follow_up``: queue what the timers say is due, then send it."""
-        await self.services.help.follow_up(now)
+        await self.services.help.follow_up(now, scope=self.bot.guild_scope)
         await self.flush(now)
 
     # ------------------------------------------------------------- thread
@@ -240,6 +241,8 @@ class Delivery:
         """Create the request's thread from the stored row (the caller holds its lease, see
         ``HelpService.lease_thread``); on failure the row stays pending."""
         guild = self.bot.get_guild(request.guild_id)
+        if guild is None and not self.bot.owns_guild(request.guild_id):
+            return "retry"  # another process's guild: not gone; its help.deliver opens it once the lease lapses
         settings = await self.services.guilds.get(request.guild_id)
         channel = guild.get_channel(settings.help_channel_id) if guild and settings.help_channel_id else None
         if guild is None or not isinstance(channel, (discord.TextChannel, discord.ForumChannel)):
@@ -330,8 +333,9 @@ class Delivery:
     # ------------------------------------------------------------- outbox
 
     async def flush(self, now: datetime, *, request_id: int | None = None) -> None:
-        """Send every due outbox item (optionally of one request); failures wait for a retry."""
-        for item in await self.services.help.due_outbox(now, request_id=request_id):
+        """Send every due outbox item of this process's guilds (optionally of one request);
+        failures wait for a retry."""
+        for item in await self.services.help.due_outbox(now, request_id=request_id, scope=self.bot.guild_scope):
             try:
                 sent = await self._send(item, now)
             except discord.HTTPException as error:

@@ -34,6 +34,7 @@ from bot.retry import PROBLEM_BACKOFF, backoff
 from bot.services.context import ServiceContext
 from bot.services.events import HelpResolved, MemberActive
 from bot.services.guilds import validate_timezone
+from bot.sharding import GuildScope, in_scope
 
 WANTS = ("listening", "advice", "resources")
 THREAD_MODES = ("public", "private")
@@ -479,14 +480,18 @@ class HelpService:
             ).all()
             return [_request(r, await _claimers(s, r.id or 0)) for r in rows]
 
-    async def pending_threads(self, now: datetime, *, limit: int = 20) -> list[Request]:
-        """Requests whose thread still has to be created and whose next attempt is due."""
+    async def pending_threads(
+        self, now: datetime, *, limit: int = 20, scope: GuildScope | None = None
+    ) -> list[Request]:
+        """Requests whose thread still has to be created and whose next attempt is due (of the
+        guilds in ``scope`` only: another process's guilds are not this caller's to create)."""
         async with self.db.session() as s:
             rows = (
                 await s.exec(
                     select(HelpRequest)
                     .where(HelpRequest.thread_state == "pending", HelpRequest.state == "open")
                     .where(col(HelpRequest.next_attempt_at) <= now)
+                    .where(in_scope(scope, col(HelpRequest.guild_id)))
                     .order_by(col(HelpRequest.id))
                     .limit(limit)
                 )
@@ -565,16 +570,20 @@ class HelpService:
 
     # ---------------------------------------------------------------- follow-up
 
-    async def follow_up(self, now: datetime) -> int:
-        """Queue whatever the clock says is due (idempotent); returns how many rows were queued."""
+    async def follow_up(self, now: datetime, *, scope: GuildScope | None = None) -> int:
+        """Queue whatever the clock says is due (idempotent), for the guilds in ``scope``; returns
+        how many rows were queued."""
         queued = 0
         async with self.db.session() as s:
             rows = (
                 await s.exec(
-                    select(HelpRequest).where(HelpRequest.state == "open", HelpRequest.thread_state == "posted")
+                    select(HelpRequest)
+                    .where(HelpRequest.state == "open", HelpRequest.thread_state == "posted")
+                    .where(in_scope(scope, col(HelpRequest.guild_id)))
                 )
             ).all()
-            configs = {c.guild_id: _settings(c) for c in (await s.exec(select(HelpConfig))).all()}
+            configs_q = select(HelpConfig).where(in_scope(scope, col(HelpConfig.guild_id)))
+            configs = {c.guild_id: _settings(c) for c in (await s.exec(configs_q)).all()}
             for row in rows:
                 assert row.id is not None
                 cfg = configs.get(row.guild_id) or HelpSettings(guild_id=row.guild_id)
@@ -609,13 +618,19 @@ class HelpService:
                     queued += 1
         return queued
 
-    async def due_outbox(self, now: datetime, *, request_id: int | None = None, limit: int = 50) -> list[OutboxItem]:
-        """Queued sends that are due (optionally for one request), each leased for :data:`LEASE`
-        (compare-and-set) so that two callers never send the same item."""
+    async def due_outbox(
+        self, now: datetime, *, request_id: int | None = None, limit: int = 50, scope: GuildScope | None = None
+    ) -> list[OutboxItem]:
+        """Queued sends that are due (optionally for one request; only of the guilds in ``scope``),
+        each leased for :data:`LEASE` (compare-and-set) so that two callers never send the same item."""
         async with self.db.session() as s:
             q = select(HelpOutbox).where(HelpOutbox.state == "pending", col(HelpOutbox.next_attempt_at) <= now)
             if request_id is not None:
                 q = q.where(HelpOutbox.request_id == request_id)
+            if scope is not None:
+                q = q.join(HelpRequest, col(HelpRequest.id) == col(HelpOutbox.request_id)).where(
+                    in_scope(scope, col(HelpRequest.guild_id))
+                )
             items = (await s.exec(q.order_by(col(HelpOutbox.id)).limit(limit))).all()
             out = []
             for item in items:
