@@ -95,13 +95,12 @@ class DecisionButton(
 
 async def _ask_mentor(bot: KinshipBot, interaction: discord.Interaction, match: MatchInfo) -> None:
     lang = await _guild_lang(bot, match.guild_id)
-    guild = bot.get_guild(match.guild_id)
     text = i18n.t(
         "mentors.mentor_request",
         lang,
         mentee=f"<@{match.mentee_id}>",
         topic=match.topic,
-        guild=guild.name if guild else "",
+        guild=await bot.guild_name(match.guild_id),
     )
     if await _dm(bot, match.mentor_id, text, decision_view(match.id, lang)):
         await reply(interaction, await tr(interaction, "mentors.asked", mentor=f"<@{match.mentor_id}>"))
@@ -112,9 +111,13 @@ async def _ask_mentor(bot: KinshipBot, interaction: discord.Interaction, match: 
 
 async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None:
     """Open a private thread in the help channel and introduce both sides (pinging only them)."""
-    guild = bot.get_guild(match.guild_id)
     settings = await bot.services.guilds.get(match.guild_id)
-    channel = guild.get_channel(settings.help_channel_id) if guild and settings.help_channel_id else None
+    try:
+        channel = await _help_channel(bot, match.guild_id, settings.help_channel_id)
+    except discord.HTTPException as error:
+        code = problem_code(classify(error))
+        await bot.services.health.report(match.guild_id, "mentors.thread", code, bot.now(), "help channel")
+        return None
     if not isinstance(channel, discord.TextChannel):
         await bot.services.health.report(match.guild_id, "mentors.thread", "channel_missing", bot.now(), "help channel")
         return None
@@ -146,6 +149,21 @@ async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None
     await bot.services.mentors.set_thread(match.id, thread.id)
     await bot.services.health.clear(match.guild_id, "mentors.thread")
     return thread
+
+
+async def _help_channel(bot: KinshipBot, guild_id: int, channel_id: int | None) -> Any:
+    """The help channel from the cache; for a guild on another process's shards (the mentor's
+    Accept is a DM button, which Discord delivers on shard 0) fetched by id, one REST call.
+    ``None`` when it is not set or gone (NotFound: Discord says so)."""
+    if channel_id is None:
+        return None
+    guild = bot.get_guild(guild_id)
+    if guild is not None or bot.owns_guild(guild_id):
+        return guild.get_channel(channel_id) if guild else None
+    try:
+        return await bot.fetch_channel(channel_id)
+    except discord.NotFound:
+        return None
 
 
 class CheckinToggle(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PREFIX + r"checkin:(?P<id>[0-9]{1,20})"):
@@ -187,7 +205,7 @@ class MentorsCog(FeatureCog):
         """Register the persistent buttons and the monthly check-in job."""
         await super().cog_load()
         self.bot.add_dynamic_items(DecisionButton, CheckinToggle)
-        self.bot.scheduler.every("mentors.checkin", CHECKIN_EVERY, self._checkin_job)
+        self.bot.scheduler.every("mentors.checkin", CHECKIN_EVERY, self._checkin_job, per_guild=True)
 
     async def cog_unload(self) -> None:
         """Stop the job and forget the buttons."""
@@ -293,10 +311,11 @@ class MentorsCog(FeatureCog):
         await reply(interaction, await tr(interaction, "mentors.blocked"))
 
     async def _checkin_job(self, now: datetime) -> None:
-        """Monthly "is this still working for you?" to each side that opted in: one pairing per tick."""
+        """Monthly "is this still working for you?" to each side that opted in: one pairing per tick,
+        of this process's guilds (each process paces its own DMs)."""
         if not self.bot.dm_pacer.ready(now):
             return
-        for match in await self.services.mentors.claim_checkins(now, limit=1):
+        for match in await self.services.mentors.claim_checkins(now, limit=1, scope=self.bot.guild_scope):
             lang = await _guild_lang(self.bot, match.guild_id)
             for member_id in match.checkin_recipients:
                 other = f"<@{match.other(member_id)}>"

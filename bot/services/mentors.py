@@ -24,6 +24,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.models.mentors import Mentor, MentorBlock, MentorCheckin, MentorMatch
 from bot.services.context import ServiceContext
 from bot.services.guilds import validate_timezone
+from bot.sharding import GuildScope, in_scope
 
 PROPOSAL_TTL = timedelta(days=2)
 MAX_CAPACITY = 10
@@ -394,9 +395,11 @@ class MentorService:
             ).all()
         return [_match_info(r) for r in rows]
 
-    async def claim_checkins(self, now: datetime, limit: int = 10) -> list[MatchInfo]:
-        """Pairings whose monthly check-in is due now; each is claimed once per (pairing, month) by
-        a unique row, so restarts and a second process never send it twice."""
+    async def claim_checkins(
+        self, now: datetime, limit: int = 10, *, scope: GuildScope | None = None
+    ) -> list[MatchInfo]:
+        """Pairings (of the guilds in ``scope``) whose monthly check-in is due now; each is claimed
+        once per (pairing, month) by a unique row, so restarts and a second process never send it twice."""
         month = f"{now.year:04d}-{now.month:02d}"
         async with self.db.session() as s:
             done = select(MentorCheckin.match_id).where(MentorCheckin.month == month)
@@ -408,6 +411,7 @@ class MentorService:
                         or_(col(MentorMatch.mentor_checkin).is_(True), col(MentorMatch.mentee_checkin).is_(True)),
                         col(MentorMatch.started_at) <= now - CHECKIN_AFTER,
                         col(MentorMatch.id).not_in(done),
+                        in_scope(scope, col(MentorMatch.guild_id)),
                     )
                     .order_by(col(MentorMatch.id))
                     .limit(limit)

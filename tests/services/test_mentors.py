@@ -139,3 +139,22 @@ async def test_monthly_checkins_are_opt_in_and_once_per_month(services: Services
     assert await services.mentors.claim_checkins(jan + timedelta(days=60)) == []
     with pytest.raises(NotFound):
         await services.mentors.end(G, M1, A, jan)
+
+
+async def test_checkins_are_claimed_per_shard(services: Services) -> None:
+    from bot.sharding import GuildScope
+
+    shard0, shard1 = GuildScope(2, frozenset({0})), GuildScope(2, frozenset({1}))
+    g0, g1 = (1_000_000 << 22) | 7, (1_000_001 << 22) | 7
+    pairs = {}
+    for guild_id in (g0, g1):
+        await services.mentors.offer(guild_id, M1, topics="sleep", capacity=2, timezone=None, now=NOW)
+        p = await services.mentors.find(guild_id, A, "sleep", NOW)
+        await services.mentors.accept(p.id, A, NOW)
+        await services.mentors.accept(p.id, M1, NOW)
+        await services.mentors.set_checkin(p.id, A)
+        pairs[guild_id] = p.id
+    jan = datetime(2027, 1, 5, tzinfo=UTC)
+    assert [m.id for m in await services.mentors.claim_checkins(jan, scope=shard0)] == [pairs[g0]]
+    assert await services.mentors.claim_checkins(jan, scope=shard0) == []
+    assert [m.id for m in await services.mentors.claim_checkins(jan, scope=shard1)] == [pairs[g1]], "left untouched"
