@@ -73,7 +73,7 @@ class ReportsCog(FeatureCog):
         await super().cog_load()
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.bot.tree.add_command(self.report_message_menu)
-        self.bot.scheduler.every("reports.deliver", 30, self._deliver_due)
+        self.bot.scheduler.every("reports.deliver", 30, self._deliver_due, per_guild=True)
 
     async def cog_unload(self) -> None:
         """Undo :meth:`cog_load`."""
@@ -163,15 +163,16 @@ class ReportsCog(FeatureCog):
     # ------------------------------------------------------------------ the outbox
 
     async def _deliver_due(self, now: datetime) -> None:
-        for report_id in await self.services.reports.due_deliveries(now, [g.id for g in self.bot.guilds]):
+        for report_id in await self.services.reports.due_deliveries(now, scope=self.bot.guild_scope):
             try:
                 await self.deliver(report_id, now)
             except Exception:  # one broken report must not hold up the others; its lease expires, it is retried
                 log.exception("delivering report %s failed unexpectedly", report_id)
 
     async def deliver(self, report_id: int, now: datetime) -> None:
-        """Post one report to the moderators' channel, exactly once (claim → send with nonce → record)."""
-        claim = await self.services.reports.claim_delivery(report_id, now)
+        """Post one report to the moderators' channel, exactly once (claim → send with nonce → record).
+        Only a report of this process's guilds is claimed: another shard's report is left to its process."""
+        claim = await self.services.reports.claim_delivery(report_id, now, scope=self.bot.guild_scope)
         if claim is None:
             return
         report = claim.case.report
@@ -280,8 +281,14 @@ class ReportsCog(FeatureCog):
     async def _refresh(self, case: Case) -> None:
         """Edit the moderators' message of a case (after something happened elsewhere)."""
         r = case.report
-        channel = self.bot.get_channel(r.mod_channel_id) if r.mod_channel_id else None
-        if r.mod_message_id is None or not isinstance(channel, discord.TextChannel):
+        if r.mod_channel_id is None or r.mod_message_id is None:
+            return
+        channel = self.bot.get_channel(r.mod_channel_id)
+        if channel is None and not self.bot.owns_guild(r.guild_id):
+            # An invitation answer (a DM button: Discord delivers it on shard 0, wherever the guild
+            # lives) for a guild on another process's shards: editing the message needs only ids.
+            channel = self.bot.get_partial_messageable(r.mod_channel_id, guild_id=r.guild_id)
+        if not isinstance(channel, (discord.TextChannel, discord.PartialMessageable)):
             return
         lang = await self._lang(r.guild_id)
         try:
@@ -298,9 +305,9 @@ class ReportsCog(FeatureCog):
 
     async def _notify_closed(self, member_id: int, case: Case) -> None:
         """Tell the reporter (who asked for it) that their case is closed. No detail, no sanction."""
-        guild = self.bot.get_guild(case.report.guild_id)
         lang = await self._lang(case.report.guild_id)
-        text = i18n.t("reports.closed_dm", lang, case_no=case.report.case_no, guild=guild.name if guild else "")
+        guild = await self.bot.guild_name(case.report.guild_id)
+        text = i18n.t("reports.closed_dm", lang, case_no=case.report.case_no, guild=guild)
         await self._dm(member_id, text)
 
     # ------------------------------------------------------------------ mediation
@@ -359,7 +366,10 @@ class ReportsCog(FeatureCog):
         await reply(interaction, note)
 
     async def on_invite(self, interaction: discord.Interaction, invite_id: int, *, join: bool) -> None:
-        """A party answers their invitation. Join adds them to the thread; nothing else does."""
+        """A party answers their invitation. Join adds them to the thread; nothing else does.
+
+        A DM button: it arrives on shard 0 even when the guild is on another process's shards, so
+        everything here goes by id (the thread is fetched when it is not in this cache)."""
         answer = await self.services.reports.answer_invite(invite_id, interaction.user.id, join, self.bot.now())
         lang = i18n.pick(interaction.locale.value, await self._lang(answer.guild_id))
         if join:

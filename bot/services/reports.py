@@ -33,6 +33,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
 from bot.models.reports import Report, ReportAudit, ReportGuild, ReportInvite, ReportRevealApproval
 from bot.services.context import ServiceContext
 from bot.services.events import ConflictClosed
+from bot.sharding import GuildScope, in_scope
 
 Action = Literal["claim", "resolve", "dismiss", "note"]
 Outcome = Literal["agreement", "no_agreement", "escalated"]
@@ -392,25 +393,33 @@ class ReportService:
 
     # ------------------------------------------------------------------ outbox
 
-    async def due_deliveries(self, now: datetime, guild_ids: list[int], limit: int = 25) -> list[int]:
-        """Reports waiting for delivery (or whose sender's lease ran out), oldest first."""
-        if not guild_ids:
-            return []
+    async def due_deliveries(self, now: datetime, *, scope: GuildScope | None = None, limit: int = 25) -> list[int]:
+        """Reports waiting for delivery (or whose sender's lease ran out), oldest first — of the
+        guilds in ``scope`` only (this process's shards; ``None``: every guild)."""
         async with self.db.session() as s:
             pending = (Report.delivery == "pending") & (Report.next_attempt_at <= now)
             stale = (Report.delivery == "sending") & (col(Report.lease_until) <= now)
             rows = await s.exec(
                 select(Report.id)
-                .where(col(Report.guild_id).in_(guild_ids), pending | stale)
+                .where(pending | stale, in_scope(scope, col(Report.guild_id)))
                 .order_by(col(Report.id))
                 .limit(limit)
             )
             return [r for r in rows.all() if r is not None]
 
-    async def claim_delivery(self, report_id: int, now: datetime) -> DeliveryClaim | None:
-        """Take a report for delivery, or ``None`` when it is delivered or another sender owns it."""
+    async def claim_delivery(
+        self, report_id: int, now: datetime, *, scope: GuildScope | None = None
+    ) -> DeliveryClaim | None:
+        """Take a report for delivery, or ``None`` when it is delivered, another sender owns it, or
+        its guild is not in ``scope`` (another process's shard: it is left untouched for that one)."""
         async with self.db.session() as s:
-            row = await s.get(Report, report_id, with_for_update=True)
+            row = (
+                await s.exec(
+                    select(Report)
+                    .where(Report.id == report_id, in_scope(scope, col(Report.guild_id)))
+                    .with_for_update()
+                )
+            ).first()
             if row is None or row.delivery == "delivered":
                 return None
             if row.delivery == "sending" and row.lease_until is not None and row.lease_until > now:

@@ -97,21 +97,20 @@ async def test_evidence_snapshot_round_trips(services: Services) -> None:
 
 async def test_outbox_claims_are_exclusive_and_leases_expire(services: Services) -> None:
     receipt = await _file(services)
-    assert await services.reports.due_deliveries(T0, [G]) == [receipt.report_id]
-    assert await services.reports.due_deliveries(T0, [G2]) == []  # another shard's guild
+    assert await services.reports.due_deliveries(T0) == [receipt.report_id]
     first = await services.reports.claim_delivery(receipt.report_id, T0)
     assert first is not None and first.attempts == 1
     assert await services.reports.claim_delivery(receipt.report_id, T0 + timedelta(seconds=5)) is None
-    assert await services.reports.due_deliveries(T0 + timedelta(seconds=5), [G]) == []
+    assert await services.reports.due_deliveries(T0 + timedelta(seconds=5)) == []
     # The sender crashed: after the lease another sender may take it (and sends with the same nonce).
     later = T0 + LEASE + timedelta(seconds=1)
-    assert await services.reports.due_deliveries(later, [G]) == [receipt.report_id]
+    assert await services.reports.due_deliveries(later) == [receipt.report_id]
     second = await services.reports.claim_delivery(receipt.report_id, later)
     assert second is not None and second.attempts == 2
     await services.reports.mark_failed(receipt.report_id, first.token, "stale", later)  # not the owner: ignored
     assert await services.reports.claim_delivery(receipt.report_id, later) is None
     await services.reports.mark_failed(receipt.report_id, second.token, "503", later + timedelta(minutes=1))
-    assert await services.reports.due_deliveries(later, [G]) == []
+    assert await services.reports.due_deliveries(later) == []
     assert await services.reports.undelivered(G) == 1
     third = await services.reports.claim_delivery(receipt.report_id, later + timedelta(minutes=1))
     assert third is not None
