@@ -4,6 +4,10 @@
   and posts the weekly moderators' digest.
 * ``nudges.deliver`` (every 2 seconds) sends at most one prompt DM per run — well under Discord's
   DM pace — unless DMs are paused after a 40003.
+
+Both are per-guild jobs: a process started with ``SHARD_IDS`` sweeps and prompts for the guilds on
+its shards only. The prompt's buttons arrive on shard 0 whatever the guild's shard, so they work
+for guilds outside this process's cache (see :func:`cogs.nudges_views.answer_prompt`).
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ class NudgesCog(FeatureCog):
         """Register the prompt buttons and the jobs."""
         await super().cog_load()
         self.bot.add_dynamic_items(NudgeButton)
-        self.bot.scheduler.every("nudges.sweep", SWEEP_SECONDS, self._sweep)
-        self.bot.scheduler.every("nudges.deliver", DELIVER_SECONDS, self._deliver)
+        # Both act on guilds in Discord: with SHARD_IDS each process runs them for its own guilds.
+        self.bot.scheduler.every("nudges.sweep", SWEEP_SECONDS, self._sweep, per_guild=True)
+        self.bot.scheduler.every("nudges.deliver", DELIVER_SECONDS, self._deliver, per_guild=True)
 
     async def cog_unload(self) -> None:
         """Stop the jobs."""
@@ -140,7 +145,7 @@ class NudgesCog(FeatureCog):
 
     async def _sweep(self, now: datetime) -> None:
         await self.services.activity.flush(now)  # decide on fresh data
-        for guild in list(self.bot.guilds):
+        for guild in list(self.bot.guilds):  # this process's guilds only (its shards' cache)
             result = await self.services.nudges.sweep(guild.id, now)
             if result is not None:
                 log.info("nudges sweep %s in guild %s planned %d prompt(s)", result.period, guild.id, result.planned)
@@ -171,7 +176,7 @@ class NudgesCog(FeatureCog):
     async def _deliver(self, now: datetime) -> None:
         if not self.bot.dm_pacer.ready(now):  # every feature's DMs share one pace
             return
-        prompt = await self.services.nudges.claim(now)
+        prompt = await self.services.nudges.claim(now, scope=self.bot.guild_scope)  # this process's guilds
         if prompt is None:
             return
         self.bot.dm_pacer.take(now)

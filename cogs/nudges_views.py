@@ -1,6 +1,10 @@
 """The prompt DM, its buttons, and the renderers of the quiet-members feature (issue #7).
 
 DMs have no guild context, so every button's custom_id carries the guild id and the nudge id.
+Discord delivers a DM's button press on shard 0, whichever shard the guild lives on: with
+``SHARD_IDS`` the press may reach a process that does not have the guild in its cache, so the
+handlers below go by ids and the database (names over REST, the help request for the owning
+process's ``help.deliver`` job).
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -17,6 +21,9 @@ from bot.delivery import send_with_health
 from bot.errors import KinshipError
 from bot.services.nudges import Answer, Digest, Policy, Status
 from bot.ui import COLOR, format_when, guarded, kbot, lang_of, reply
+
+if TYPE_CHECKING:
+    from bot.app import KinshipBot
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +86,7 @@ async def answer_prompt(interaction: discord.Interaction, answer: Answer, guild_
     bot.services.activity.record(guild_id, interaction.user.id, now)
     await interaction.response.edit_message(view=None)
     lang = await lang_of(interaction)
-    guild = bot.get_guild(guild_id)
-    guild_name = guild.name if guild else ""
+    guild_name = await bot.guild_name(guild_id)
     key = f"nudges.answer.{answer}"
     if answer == "talk" and response.first:
         key = await open_talk(interaction, guild_id, now)
@@ -90,12 +96,14 @@ async def answer_prompt(interaction: discord.Interaction, answer: Answer, guild_
 async def open_talk(interaction: discord.Interaction, guild_id: int, now: datetime) -> str:
     """**I'd like to talk**: open a *private* help request (a private thread in a text help channel:
     nobody else learns that this member went quiet and asked); when the server has no text help
-    channel, tell the moderators instead."""
+    channel, tell the moderators instead.
+
+    The request is stored here; the ``help.deliver`` job of the process holding the guild's shard
+    opens its thread (this one, unless the guild lives on another process's shards)."""
     bot = kbot(interaction)
     settings = await bot.services.guilds.get(guild_id)
     lang = settings.language
-    help_channel = bot.get_channel(settings.help_channel_id) if settings.help_channel_id else None
-    if isinstance(help_channel, discord.TextChannel):
+    if await _has_text_help_channel(bot, guild_id, settings.help_channel_id):
         try:
             await bot.services.help.open_request(
                 guild_id,
@@ -123,6 +131,27 @@ async def open_talk(interaction: discord.Interaction, guild_id: int, now: dateti
         content=note,
     )
     return "nudges.answer.talk_mods" if sent else "nudges.answer.talk_nobody"
+
+
+async def _has_text_help_channel(bot: KinshipBot, guild_id: int, channel_id: int | None) -> bool:
+    """Whether the guild's help channel is a text channel (where private threads can be opened).
+
+    From the cache for this process's guilds; for a guild on another process's shards (not in this
+    cache) one REST call asks Discord. When Discord cannot say right now, the request is stored anyway:
+    the owning process's ``help.deliver`` job retries, and knows the channel."""
+    if channel_id is None:
+        return False
+    channel = bot.get_channel(channel_id)
+    if channel is not None or bot.owns_guild(guild_id):
+        return isinstance(channel, discord.TextChannel)
+    try:
+        channel = await bot.fetch_channel(channel_id)
+    except (discord.NotFound, discord.Forbidden):
+        return False
+    except discord.HTTPException as error:
+        log.warning("could not look up help channel %s of guild %s: %s", channel_id, guild_id, error)
+        return True
+    return isinstance(channel, discord.TextChannel)
 
 
 async def member_name(guild: discord.Guild | None, member_id: int, fallback: str | None = None) -> str | None:

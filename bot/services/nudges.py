@@ -31,6 +31,7 @@ from bot.models.guild import GuildConfig
 from bot.models.nudges import Nudge, NudgePolicy, NudgePreference, NudgeSweep, NudgeThrottle
 from bot.retry import DM_PAUSE
 from bot.services.context import ServiceContext
+from bot.sharding import GuildScope, in_scope
 
 Answer = Literal["okay", "talk", "stop"]
 FailKind = Literal["retry", "forbidden", "missing", "dm_closed", "dm_too_fast", "gone"]
@@ -371,11 +372,13 @@ class NudgeService:
             row = await s.get(NudgeThrottle, "dm")
         return row.paused_until if row and row.paused_until > now else None
 
-    async def claim(self, now: datetime) -> Prompt | None:
+    async def claim(self, now: datetime, *, scope: GuildScope | None = None) -> Prompt | None:
         """The next prompt to send, marked ``sending`` — or ``None`` (nothing due, or DMs paused).
 
         Consent is checked again here: a member who opted out, paused, closed their DMs or became
-        active since the sweep is skipped (and the row says why).
+        active since the sweep is skipped (and the row says why). Only prompts of the guilds in
+        ``scope`` (this process's shards; ``None``: every guild) are looked at or changed: another
+        process's prompts are left for it.
         """
         if self._wake_at is None or now < self._wake_at:
             return None
@@ -387,7 +390,11 @@ class NudgeService:
             # A claim whose process died mid-send: too old to re-send safely → recorded, never re-sent.
             await s.exec(
                 update(_nudge)
-                .where(_nudge.c.state == "sending", _nudge.c.claimed_at < now - RESEND_WINDOW)
+                .where(
+                    _nudge.c.state == "sending",
+                    _nudge.c.claimed_at < now - RESEND_WINDOW,
+                    in_scope(scope, _nudge.c.guild_id),
+                )
                 .values(state="unknown", detail="process stopped while sending")
             )
             for _ in range(25):
@@ -398,7 +405,8 @@ class NudgeService:
                             or_(
                                 and_(col(Nudge.state) == "planned", col(Nudge.due_at) <= now),
                                 and_(col(Nudge.state) == "sending", col(Nudge.claimed_at) < now - STALE_CLAIM),
-                            )
+                            ),
+                            in_scope(scope, col(Nudge.guild_id)),
                         )
                         .order_by(col(Nudge.due_at), col(Nudge.id))
                         .limit(1)
@@ -406,7 +414,7 @@ class NudgeService:
                     )
                 ).first()
                 if nudge is None:
-                    self._wake_at = await _next_due(s)
+                    self._wake_at = await _next_due(s, scope)
                     return None
                 reason = await _no_longer_eligible(s, nudge, now)
                 if reason:
@@ -563,11 +571,14 @@ async def _sweep_exists(s: Any, guild_id: int, kind: str, period: str) -> bool:
     return found.first() is not None
 
 
-async def _next_due(s: Any) -> datetime | None:
-    """When the next planned prompt (or a claim left behind by a crash) becomes due, if any."""
-    planned = (await s.exec(select(func.min(_nudge.c.due_at)).where(_nudge.c.state == "planned"))).scalar_one_or_none()
+async def _next_due(s: Any, scope: GuildScope | None) -> datetime | None:
+    """When the next planned prompt (or a claim left behind by a crash) of ``scope`` becomes due, if any."""
+    mine = in_scope(scope, _nudge.c.guild_id)
+    planned = (
+        await s.exec(select(func.min(_nudge.c.due_at)).where(_nudge.c.state == "planned", mine))
+    ).scalar_one_or_none()
     claimed = (
-        await s.exec(select(func.min(_nudge.c.claimed_at)).where(_nudge.c.state == "sending"))
+        await s.exec(select(func.min(_nudge.c.claimed_at)).where(_nudge.c.state == "sending", mine))
     ).scalar_one_or_none()
     times = [t for t in (planned, claimed + STALE_CLAIM if claimed else None) if t is not None]
     return _aware(min(times)) if times else None
