@@ -29,7 +29,7 @@ from bot.services.events import MemberActive, MemberDataDeleted
 
 log = logging.getLogger(__name__)
 
-#: Rows per INSERT statement (4 bound values each; well under SQLite's variable limit).
+#: Rows per executemany of the flush (the event loop gets a turn between two chunks).
 CHUNK = 500
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -155,11 +155,12 @@ class ActivityService:
         written = 0
         try:
             async with self.db.session() as s:
+                upsert, insert_days = self._upsert(), self._insert_days()
                 for rows in _member_rows(batch):
-                    await s.exec(self._upsert(rows))
+                    await s.exec(upsert, params=rows)
                     written += len(rows)
                 for rows in _day_rows(days):
-                    await s.exec(self._insert_days(rows))
+                    await s.exec(insert_days, params=rows)
         except Exception:
             self._restore(batch, days)
             raise
@@ -193,14 +194,17 @@ class ActivityService:
         if written:
             log.info("flushed %d buffered activity rows on shutdown", written)
 
-    def _insert_days(self, rows: list[dict[str, Any]]) -> Any:
+    def _insert_days(self) -> Any:
+        """Insert-or-ignore of day rows, executed once per chunk with the rows as parameters (an
+        ``executemany``: one statement compiled once, not one of 2,000 bound values per chunk)."""
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        return insert(InsightActivityDay.__table__).values(rows).on_conflict_do_nothing()  # type: ignore[attr-defined]
+        return insert(InsightActivityDay.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
-    def _upsert(self, rows: list[dict[str, Any]]) -> Any:
+    def _upsert(self) -> Any:
+        """Upsert of member rows keeping the later time, executed like :meth:`_insert_days`."""
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         table = MemberActivity.__table__  # type: ignore[attr-defined]
-        stmt = insert(table).values(rows)
+        stmt = insert(table)
         new, old = stmt.excluded, table.c
         return stmt.on_conflict_do_update(
             index_elements=[old.guild_id, old.member_id],
