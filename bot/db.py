@@ -3,21 +3,36 @@
 SQLite (the default) gets WAL, foreign keys and a busy timeout on every connection, and every
 transaction starts with ``BEGIN IMMEDIATE`` so two writers queue instead of deadlocking when a
 reader upgrades to a writer. PostgreSQL (asyncpg) works by changing ``DATABASE_URL`` only.
+
+SQLite runs in aiosqlite's worker thread, and every hand-off to it and back costs about as much
+as a simple statement. SQLAlchemy's adapter makes four per statement (open a cursor, execute,
+fetch, close) plus ``BEGIN``, ``COMMIT`` and the pool's rollback on return; :class:`_SQLiteDBAPI`
+makes one per statement (``BEGIN IMMEDIATE`` travels with the first), one for ``COMMIT``, and
+none for a rollback or commit when no transaction is open.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util.concurrency import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 log = logging.getLogger(__name__)
@@ -54,6 +69,7 @@ class Database:
         if url.startswith("sqlite"):
             _ensure_sqlite_dir(url)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            kwargs["module"] = _SQLiteDBAPI(aiosqlite, sqlite3)
             if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
                 raise ValueError("use a SQLite file, not :memory:, so every connection sees the same data")
             kwargs["poolclass"] = NullPool if pool_size == 0 else None
@@ -118,7 +134,165 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, _SQLiteConnection):
+            dbapi_connection.begin_pending = True  # sent with the transaction's first statement
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _run_statement(
+    conn: sqlite3.Connection, begin: bool, many: bool, operation: str, parameters: Any
+) -> tuple[Any, list[Any], int, int | None]:
+    """In aiosqlite's thread: (``BEGIN IMMEDIATE``,) the statement, its rows, and the close."""
+    if begin:
+        conn.execute("BEGIN IMMEDIATE").close()
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _SQLiteCursor(AsyncAdapt_aiosqlite_cursor):
+    """A cursor whose statement, fetch and close are one hand-off to aiosqlite's thread. It holds
+    no driver cursor: the rows, description, row count and last row id are kept here."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: _SQLiteConnection) -> None:  # no super(): it opens a cursor
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = {}
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        """The result's columns (``None`` for a statement without rows)."""
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the last statement."""
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        """The last inserted row id."""
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        """Rows per ``fetchmany`` without a size."""
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _async_soft_close(self) -> None:
+        return None  # the driver cursor is already closed
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        adapt = self._adapt_connection
+        assert isinstance(adapt, _SQLiteConnection)
+        begin, adapt.begin_pending = adapt.begin_pending, False
+        async with adapt._execute_mutex:
+            try:
+                conn = self._connection._conn
+                found = await adapt.hand_off(_run_statement, conn, begin, many, operation, parameters)
+            except BaseException:
+                if begin and adapt.idle() and not adapt.in_transaction():
+                    adapt.begin_pending = True  # the BEGIN itself failed: still owed
+                raise
+        self._description, rows, self._rowcount, self._lastrowid = found
+        self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
+        await self._run(operation, seq_of_parameters, many=True)
+
+
+class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's connection, with one-hand-off cursors, ``BEGIN IMMEDIATE`` deferred to the
+    first statement, and no hand-off to end a transaction that is not open (the pool's
+    rollback on return, a session that ran nothing) — the driver would do nothing either.
+
+    Whether a transaction is open is read from the SQLite handle without a hand-off, and trusted
+    only when no hand-off is still running (one whose awaiting task was cancelled may still be);
+    otherwise the ``COMMIT``/``ROLLBACK`` is queued behind it as before."""
+
+    __slots__ = ("_last", "begin_pending")
+    _cursor_cls = _SQLiteCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_pending = False
+        self._last = [True]  # [done] of the latest hand-off, set by the worker thread
+
+    async def hand_off(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in aiosqlite's thread, in order with everything queued before."""
+        done = [False]
+        self._last = done
+
+        def call() -> Any:
+            try:
+                return fn(*args)
+            finally:
+                done[0] = True
+
+        return await self._connection._execute(call)
+
+    def idle(self) -> bool:
+        """No hand-off is queued or running."""
+        return self._last[0]
+
+    def in_transaction(self) -> bool:
+        """Whether SQLite has a transaction open (a flag of the handle: no hand-off to read it)."""
+        conn = self._connection._connection
+        return conn is not None and conn.in_transaction
+
+    def _end(self, how: str) -> None:
+        self.begin_pending = False
+        conn = self._connection._connection
+        if conn is None or (self.idle() and not conn.in_transaction):
+            return
+        try:
+            await_(self.hand_off(getattr(conn, how)))
+        except Exception as error:
+            self._handle_exception(error)
+
+    def commit(self) -> None:
+        """Commit, if there is anything to commit."""
+        self._end("commit")
+
+    def rollback(self) -> None:
+        """Roll back, if a transaction is open."""
+        self._end("rollback")
+
+
+class _SQLiteDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite adapter, handing out :class:`_SQLiteConnection`."""
+
+    def connect(self, *arg: Any, **kw: Any) -> _SQLiteConnection:
+        """Connect as SQLAlchemy does, then wrap the aiosqlite connection in ours."""
+        stock = super().connect(*arg, **kw)
+        return _SQLiteConnection(self, stock._connection)
 
 
 def _without_nul(value: Any) -> Any:

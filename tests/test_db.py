@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
 from bot.db import Database, alembic_config
 from bot.models import metadata
@@ -106,3 +110,109 @@ async def test_snowflakes_beyond_32_bits_round_trip(db: Database) -> None:
 def test_memory_sqlite_is_refused() -> None:
     with pytest.raises(ValueError, match="SQLite file"):
         Database.from_url("sqlite+aiosqlite:///:memory:")
+
+
+async def test_a_failed_transaction_is_rolled_back_before_its_connection_is_reused(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.session() as s:
+            s.add(GuildConfig(guild_id=5, updated_at=datetime.now(UTC)))
+            await s.flush()  # the row is written inside the transaction
+            raise RuntimeError("boom")
+    for _ in range(8):  # more sessions than pooled connections: each must start a fresh transaction
+        async with db.session() as s:
+            assert await s.get(GuildConfig, 5) is None
+
+
+async def test_sqlite_sessions_hand_each_statement_to_the_driver_thread_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy's adapter makes four hand-offs per statement plus BEGIN, COMMIT and the pool's
+    rollback; ours makes one per statement (BEGIN travels with the first) and one for COMMIT."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    import aiosqlite
+
+    calls: list[object] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+        calls.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    async with db.session() as s:
+        s.add(GuildConfig(guild_id=6, updated_at=datetime.now(UTC)))
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with db.session() as s:
+        assert await s.get(GuildConfig, 6) is not None
+    assert len(calls) == 2, calls  # SELECT (with BEGIN IMMEDIATE) and COMMIT
+    calls.clear()
+    async with db.session() as s:
+        row = await s.get(GuildConfig, 6)
+        assert row is not None
+        row.language = "de"
+    assert len(calls) == 3, calls  # SELECT, UPDATE, COMMIT
+    calls.clear()
+    async with db.session():
+        pass
+    assert calls == []  # no statement: nothing to begin or to end
+    async with db.session() as s:
+        assert (await s.get(GuildConfig, 6)).language == "de"  # type: ignore[union-attr]
+
+
+async def test_sqlite_transactions_stay_immediate_with_begin_sent_alongside(db: Database) -> None:
+    """The first statement of a session takes the write lock (BEGIN IMMEDIATE), so a second
+    writer waits for the first instead of failing when it upgrades from reading."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    async with db.session() as s:
+        await s.get(GuildConfig, 7)
+        conn = await s.connection()
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None and raw._conn.in_transaction  # a read alone opened the transaction
+        other = sqlite3.connect(str(db.engine.url.database), timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+
+async def test_a_statement_cancelled_mid_flight_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A statement still running in the driver thread when its task is cancelled must not leave
+    its transaction open on a pooled connection (SQLAlchemy drops the connection; the adapter's
+    skip-the-rollback shortcut would not trust the handle while a hand-off runs either)."""
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'cancel.db'}", pool_size=1, max_overflow=0)
+    entered, release = threading.Event(), threading.Event()
+
+    def block() -> int:
+        entered.set()
+        release.wait(10)
+        return 1
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _add_block(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("block", 0, block)
+
+    try:
+        await db.migrate()
+
+        async def writer() -> None:
+            async with db.session() as s:
+                s.add(GuildConfig(guild_id=8, updated_at=datetime.now(UTC)))
+                await s.flush()
+                await s.exec(text("SELECT block()"))  # type: ignore[call-overload]
+
+        task = asyncio.create_task(writer())
+        await asyncio.to_thread(entered.wait, 10)
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with db.session() as s:  # the only pooled connection, or a fresh one if it was dropped
+            assert await s.get(GuildConfig, 8) is None
+            s.add(GuildConfig(guild_id=9, updated_at=datetime.now(UTC)))
+        async with db.session() as s:
+            assert await s.get(GuildConfig, 9) is not None
+    finally:
+        release.set()
+        await db.close()
