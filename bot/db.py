@@ -13,6 +13,7 @@ none for a rollback or commit when no transaction is open.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import sqlite3
@@ -47,6 +48,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._serial = engine.dialect.name == "sqlite"
+        self._turn_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._turn_holder: asyncio.Task[Any] | None = None
 
     @property
     def dialect(self) -> str:
@@ -98,9 +102,34 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        On SQLite every transaction takes the write lock (``BEGIN IMMEDIATE``), so only one runs at
+        a time anyway; this process's sessions queue for it here, in order and without polling,
+        instead of in SQLite's busy handler, which sleeps 1–100 ms between attempts. A session
+        opened inside another one of the same task skips the queue (and meets the busy timeout,
+        as before)."""
+        turn = self._turn()
+        if turn is None or self._turn_holder is asyncio.current_task():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with turn:
+            self._turn_holder = asyncio.current_task()
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            finally:
+                self._turn_holder = None
+
+    def _turn(self) -> asyncio.Lock | None:
+        """The queue for SQLite's write lock in this event loop (``None`` on PostgreSQL)."""
+        if not self._serial:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._turn_lock is None or self._turn_lock[0] is not loop:
+            self._turn_lock = (loop, asyncio.Lock())
+        return self._turn_lock[1]
 
     async def migrate(self) -> None:
         """Bring the schema to the latest revision (every branch head)."""

@@ -216,3 +216,16 @@ async def test_a_statement_cancelled_mid_flight_leaves_no_transaction_open(tmp_p
     finally:
         release.set()
         await db.close()
+
+
+async def test_a_session_opened_inside_another_of_the_same_task_does_not_wait_for_it(db: Database) -> None:
+    """This process's SQLite sessions queue for the write lock; a nested one must not queue
+    behind its own task (it would wait forever)."""
+
+    async def nested() -> GuildConfig | None:
+        async with db.session() as outer:
+            async with db.session() as inner:  # no statement ran in ``outer`` yet: nothing is locked
+                inner.add(GuildConfig(guild_id=10, updated_at=datetime.now(UTC)))
+            return await outer.get(GuildConfig, 10)
+
+    assert await asyncio.wait_for(nested(), 10) is not None  # the timeout only guards a deadlock
