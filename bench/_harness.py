@@ -26,6 +26,7 @@ import discord  # noqa: E402
 from discord import app_commands  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
+from bot.models.guild import GuildConfig  # noqa: E402
 from tests.harness.world import TestDatabase, World, running_world  # noqa: E402
 
 
@@ -39,8 +40,9 @@ async def bench_world(backend: str = "sqlite", extensions: list[str] | None = No
 
 async def add_noop(world: World) -> None:
     """``/noop``, a command that does nothing but answer: the baseline every command is compared
-    with; and ``/noop-db``, which also reads the guild's settings once (one database transaction,
-    the least a real command does)."""
+    with; and ``/noop-db``, which also reads the guild's settings row once (one database
+    transaction, the least a real command does — bypassing the per-process settings cache, which
+    would otherwise answer it without the database)."""
 
     @app_commands.command(name="noop", description="Answers and does nothing else")
     async def noop(interaction: discord.Interaction) -> None:
@@ -49,7 +51,8 @@ async def add_noop(world: World) -> None:
     @app_commands.command(name="noop-db", description="Reads the guild's settings once and answers")
     async def noop_db(interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        await world.services.guilds.get(interaction.guild_id)
+        async with world.db.session() as s:
+            await s.get(GuildConfig, interaction.guild_id)
         await interaction.response.send_message("ok", ephemeral=True)
 
     world.bot.tree.add_command(noop)
