@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from bot.leadership import PostgresLeadership
+from bot.models.nudges import NudgeSweep
 from tests.harness.world import PG_ENV, TestDatabase, World, running_world
 
 pytestmark = pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"needs PostgreSQL ({PG_ENV})")
@@ -79,4 +82,100 @@ async def test_one_leader_posts_and_sweeps_once_and_the_next_leader_does_not_rep
                     assert _dms(b) == [], "nobody is prompted twice"
         finally:
             await second_process.release()
+            await other.close()
+
+
+# ------------------------------------------------------------ two shard processes
+
+
+def _other_guild(world: World) -> tuple[Any, Any, Any, Any, Any]:
+    """A second guild, on shard 1 (the standard guild is on shard 0), built the same way in every
+    world so that its ids match across the two "processes"."""
+    env = world.env
+    there = env.create_guild("There", owner=env.create_user("tess"), shard_id=1)
+    dora, erin = there.add_member(env.create_user("dora")), there.add_member(env.create_user("erin"))
+    return there, dora, erin, there.create_text_channel("check-ins"), there.create_text_channel("moderators")
+
+
+def _bot_posts(channel: Any) -> list[Any]:
+    return [m for m in channel.history() if m.author.bot]
+
+
+def _cases(mods: Any) -> list[Any]:
+    return [m for m in _bot_posts(mods) if m.embeds and m.embeds[0].title.startswith("Case #")]
+
+
+async def _guild_jobs(world: World) -> None:
+    for job in ("checkins.post", "reports.deliver", "nudges.sweep", "checkins.post"):
+        assert await world.bot.scheduler.run(job, world.now()), f"{job} did not run"
+        await world.env.settle()
+
+
+async def test_each_shard_process_serves_its_own_guilds_once_whoever_leads(tmp_path) -> None:
+    """Two processes of one bot, holding shard 0 and shard 1 of 2. The leader (process A) runs the
+    guild jobs only for its own guilds — it cannot reach the other guild's channels and must not
+    claim its work or report its channels missing. Process B is never the leader, yet serves its
+    guild; nothing happens twice."""
+    key = int.from_bytes(os.urandom(6), "big")
+    async with TestDatabase.create("postgresql", tmp_path) as tdb:
+        other = tdb.open()
+        third_process = PostgresLeadership(other.engine, key)  # holds the lead while B runs
+        try:
+            async with running_world(
+                tdb, shards=(2, (0,)), guild_shard=0, leadership=lambda e: PostgresLeadership(e, key)
+            ) as a:
+                with a.env.time_context():
+                    there, dora, erin, there_checkins, there_mods = _other_guild(a)
+                    await a.env.settle()
+                    assert a.bot.get_guild(there.id) is None and a.bot.get_guild(a.guild.id) is not None
+                    now = a.now()
+                    for guild_id, checkins, mods in (
+                        (a.guild.id, a.checkins, a.mods),
+                        (there.id, there_checkins, there_mods),
+                    ):
+                        await a.services.guilds.update(
+                            guild_id, now, checkin_channel_id=checkins.id, mod_channel_id=mods.id
+                        )
+                        await a.services.checkins.configure(guild_id, now, weekday=4, time="09:00")
+                    for guild_id, who, whom in ((a.guild.id, a.alice, a.bob), (there.id, dora, erin)):
+                        await a.services.reports.file_report(
+                            guild_id, who.id, whom.id, reported_is_bot=False, reason="other", now=now, details="x"
+                        )
+                    await _at(a, 15, 18)
+                    await _guild_jobs(a)
+                    assert await a.bot.scheduler.run("privacy.retention", a.now()), "A leads: global work runs here"
+                    assert a.bot.scheduler.leadership.holding
+                    assert len(_posts(a)) == 1 and len(_cases(a.mods)) == 1, "A serves its own guild"
+                    assert _bot_posts(there_checkins) == [] and _bot_posts(there_mods) == [], "and not B's"
+                    assert [
+                        r
+                        for r in a.env.http_requests
+                        if str(there_checkins.id) in r.path or str(there_mods.id) in r.path
+                    ] == []
+                    assert await a.services.health.list(there.id) == [], "B's channels are not 'missing'"
+                    ids = (a.guild.id, there.id, there_checkins.id)
+            assert await third_process.is_leader()
+            async with running_world(
+                tdb, shards=(2, (1,)), guild_shard=0, leadership=lambda e: PostgresLeadership(e, key)
+            ) as b:
+                with b.env.time_context():
+                    there, dora, erin, there_checkins, there_mods = _other_guild(b)
+                    await b.env.settle()
+                    assert (b.guild.id, there.id, there_checkins.id) == ids
+                    await _at(b, 15, 18, 30)
+                    await _guild_jobs(b)
+                    assert not b.bot.scheduler.leadership.holding, "B never leads"
+                    assert not await b.bot.scheduler.run("privacy.retention", b.now()), (
+                        "global work stays with the leader"
+                    )
+                    assert (
+                        len([m for m in _bot_posts(there_checkins) if m.components]) == 1
+                        and len(_cases(there_mods)) == 1
+                    ), "B serves its guild"
+                    assert _posts(b) == [] and _bot_posts(b.mods) == [], "A's guild was served, and B cannot reach it"
+                    async with b.db.session() as s:
+                        sweeps = (await s.exec(select(NudgeSweep).where(NudgeSweep.kind == "daily"))).all()
+                    assert sorted(row.guild_id for row in sweeps) == sorted(ids[:2]), "one daily sweep per guild"
+        finally:
+            await third_process.release()
             await other.close()
