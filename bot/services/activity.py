@@ -72,6 +72,8 @@ class ActivityService:
         self._buffer: dict[int, GuildBuffer] = {}
         self._days: Days = {}
         self._days_written: Days = {}  # the newest day's, so repeated activity costs nothing
+        self._flushing = 0
+        self._deleted_in_flight: list[tuple[int | None, int]] = []  # (guild or None = all, member)
         ctx.events.subscribe(MemberActive, self._on_member_active)
         ctx.events.subscribe(MemberDataDeleted, self._on_data_deleted)
 
@@ -89,6 +91,8 @@ class ActivityService:
             for (guild_id, _), members in days.items():
                 if guild in (None, guild_id):
                     members.discard(member)
+        if self._flushing:  # a batch taken out before the deletion must not bring the member back
+            self._deleted_in_flight.append((guild, member))
 
     def record(self, guild_id: int, member_id: int, at: datetime, joined_at: datetime | None = None) -> None:
         """Remember that a member was active at ``at`` (memory only; :meth:`flush` writes it)."""
@@ -153,6 +157,7 @@ class ActivityService:
         batch, self._buffer = self._buffer, {}
         days, self._days = self._days, {}
         written = 0
+        self._flushing += 1
         try:
             async with self.db.session() as s:
                 upsert, insert_days = self._upsert(), self._insert_days()
@@ -162,8 +167,11 @@ class ActivityService:
                 for rows in _day_rows(days):
                     await s.exec(insert_days, params=rows)
         except Exception:
-            self._restore(batch, days)
+            self._restore(batch, days, self._take_deleted())
             raise
+        finally:
+            self._flushing -= 1
+        await self._delete_again(self._take_deleted())
         if days:  # remember only the newest day's members, so this stays small
             newest = max(day for _, day in days)
             written_days = {k: v for k, v in self._days_written.items() if k[1] >= newest}
@@ -176,17 +184,50 @@ class ActivityService:
             self._days_written = written_days
         return written
 
-    def _restore(self, batch: dict[int, GuildBuffer], days: Days) -> None:
-        """Put an unwritten batch back, under what was recorded while it was being written."""
+    def _take_deleted(self) -> list[tuple[int | None, int]]:
+        if self._flushing:  # another flush is still writing: it needs them too
+            return list(self._deleted_in_flight)
+        deleted, self._deleted_in_flight = self._deleted_in_flight, []
+        return deleted
+
+    async def _delete_again(self, deleted: list[tuple[int | None, int]]) -> None:
+        """Members whose data was deleted while their activity was being written: delete it again."""
+        if not deleted:
+            return
+        async with self.db.session() as s:
+            for table in (MemberActivity.__table__, InsightActivityDay.__table__):  # type: ignore[attr-defined]
+                for guild_id, member_id in deleted:
+                    where = [table.c.member_id == member_id]
+                    if guild_id is not None:
+                        where.append(table.c.guild_id == guild_id)
+                    await s.exec(table.delete().where(*where))
+
+    def _restore(
+        self,
+        batch: dict[int, GuildBuffer],
+        days: Days,
+        deleted: Iterable[tuple[int | None, int]] = (),
+    ) -> None:
+        """Put an unwritten batch back, under what was recorded while it was being written, without
+        the members whose data was deleted meanwhile."""
+        gone = {(g, m) for g, m in deleted}
+        everywhere = {m for g, m in gone if g is None}
+
+        def kept(guild_id: int, member_id: int) -> bool:
+            return member_id not in everywhere and (guild_id, member_id) not in gone
+
         for guild_id, (last, joined) in batch.items():
             now_last, now_joined = self._buffer.setdefault(guild_id, ({}, {}))
             for member_id, at_us in last.items():
+                if not kept(guild_id, member_id):
+                    continue
                 if now_last.get(member_id, at_us) <= at_us:
                     now_last[member_id] = at_us
             for member_id, joined_at in joined.items():
-                now_joined.setdefault(member_id, joined_at)
-        for key, members in days.items():
-            self._days.setdefault(key, set()).update(members)
+                if kept(guild_id, member_id):
+                    now_joined.setdefault(member_id, joined_at)
+        for (guild_id, day), members in days.items():
+            self._days.setdefault((guild_id, day), set()).update(m for m in members if kept(guild_id, m))
 
     async def flush_now(self) -> None:
         """Flush on shutdown (a no-argument hook for ``bot.on_shutdown``)."""

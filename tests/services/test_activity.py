@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.services import Services
 from bot.services.activity import CHUNK
-from bot.services.events import MemberActive
+from bot.services.events import MemberActive, MemberDataDeleted
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 G = 10
@@ -124,3 +124,49 @@ async def test_times_are_kept_to_the_microsecond_and_days_are_utc_days(services:
     got = await services.activity.get(G, 1)
     assert got is not None and got.last_active_at == at
     assert await _days(services) == [(1, datetime(2026, 3, 1, tzinfo=UTC))]
+
+
+async def test_a_member_deleted_while_a_failed_flush_was_writing_is_not_put_back(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity = services.activity
+    activity.record(G, 1, NOW)
+    activity.record(G, 2, NOW)
+
+    @asynccontextmanager
+    async def deleted_then_broken() -> AsyncIterator[None]:
+        await services.activity.events.publish(MemberDataDeleted(guild_id=G, member_id=1, at=NOW))  # /privacy delete
+        raise OSError("database unreachable")
+        yield
+
+    monkeypatch.setattr(activity.db, "session", deleted_then_broken)
+    with pytest.raises(OSError):
+        await activity.flush(NOW)
+    monkeypatch.undo()
+    assert activity.buffered(G, 1) is None and activity.buffered(G, 2) == NOW
+    assert await activity.flush(NOW) == 1
+    assert await activity.get(G, 1) is None and await _days(services) == [(2, datetime(2026, 3, 2, tzinfo=UTC))]
+
+
+async def test_a_member_deleted_while_a_flush_was_writing_is_deleted_again(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity, real = services.activity, services.activity.db.session
+    activity.record(G, 1, NOW)
+    activity.record(G, 2, NOW)
+    raced: list[bool] = []
+
+    @asynccontextmanager
+    async def racing() -> AsyncIterator[object]:
+        if not raced:  # the member's deletion commits while this batch waits for the database
+            raced.append(True)
+            await services.activity.events.publish(MemberDataDeleted(guild_id=None, member_id=1, at=NOW))
+        async with real() as s:
+            yield s
+
+    monkeypatch.setattr(activity.db, "session", racing)
+    assert await activity.flush(NOW) == 2
+    monkeypatch.undo()
+    assert await activity.get(G, 1) is None, "the batch wrote them back; the flush deleted them again"
+    assert await activity.get(G, 2) is not None
+    assert await _days(services) == [(2, datetime(2026, 3, 2, tzinfo=UTC))]
