@@ -30,7 +30,7 @@ from itertools import combinations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import false, func, literal_column, or_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -507,24 +507,30 @@ class CheckinService:
                 raise InvalidInput("checkins.errors.week_closed")
             share_unavailable = bool(share and note and open_.thread_id is None)
             shared = bool(share and note and open_.thread_id is not None)
-            row = (
-                await s.exec(
-                    select(CheckinAnswer).where(
-                        CheckinAnswer.guild_id == guild_id,
-                        CheckinAnswer.member_id == member_id,
-                        CheckinAnswer.week == open_.week,
-                    )
+            # Four statements before the answer: the open week, every week the member answered
+            # (with "skipped") and every posted week in one, then two upserts.
+            answered, posted = await _answers_and_posts(s, guild_id, member_id)
+            before = answered.get(open_.week)  # None: first answer of the week
+            changed = before is not None
+            publish = before is None or before != skipped
+            ins = _insert(self.db.dialect, CheckinAnswer).values(
+                guild_id=guild_id,
+                member_id=member_id,
+                week=open_.week,
+                skipped=skipped,
+                mood=mood,
+                note=note,
+                shared=shared,
+                answered_at=now,
+            )
+            await s.exec(  # type: ignore[call-overload]
+                ins.on_conflict_do_update(
+                    index_elements=["guild_id", "member_id", "week"],
+                    set_={name: ins.excluded[name] for name in ("skipped", "mood", "note", "shared", "answered_at")},
                 )
-            ).first()
-            changed = row is not None
-            publish = row is None or row.skipped != skipped
-            if row is None:
-                row = CheckinAnswer(guild_id=guild_id, member_id=member_id, week=open_.week, answered_at=now)
-                s.add(row)
-            row.skipped, row.mood, row.note, row.shared, row.answered_at = skipped, mood, note, shared, now
-            await _touch_member(s, self.db.dialect, guild_id, member_id, now)
-            await s.flush()
-            streak = await self._streak(s, guild_id, member_id, open_.week)
+            )
+            await _reopen_member(s, self.db.dialect, guild_id, member_id, now)
+            streak = compute_streak([*answered, open_.week], posted, open_.week)
         if publish:
             await self.events.publish(CheckinAnswered(guild_id, member_id, open_.week, skipped, now))
         await self.events.publish(MemberActive(guild_id, member_id, now))
@@ -538,10 +544,6 @@ class CheckinService:
             share_unavailable=share_unavailable,
             changed=changed,
         )
-
-    async def _streak(self, s: AsyncSession, guild_id: int, member_id: int, open_week: str) -> int:
-        answered, posted = await _weeks(s, guild_id, member_id)
-        return compute_streak(answered, posted, open_week)
 
     async def history(self, guild_id: int, member_id: int, now: datetime, weeks: int = 8) -> History:
         """The member's own last ``weeks`` weeks (newest first) and streak."""
@@ -881,6 +883,34 @@ async def _touch_member(s: AsyncSession, dialect: str, guild_id: int, member_id:
     row.dm_closed = False
     row.updated_at = now
     return row
+
+
+async def _reopen_member(s: AsyncSession, dialect: str, guild_id: int, member_id: int, now: datetime) -> None:
+    """:func:`_touch_member` in one statement, for callers that do not need the row."""
+    ins = _insert(dialect, CheckinMember).values(guild_id=guild_id, member_id=member_id, updated_at=now)
+    await s.exec(  # type: ignore[call-overload]
+        ins.on_conflict_do_update(
+            index_elements=["guild_id", "member_id"], set_={"dm_closed": false(), "updated_at": ins.excluded.updated_at}
+        )
+    )
+
+
+async def _answers_and_posts(s: AsyncSession, guild_id: int, member_id: int) -> tuple[dict[str, bool], list[str]]:
+    """``({week: skipped} of the member's answers, [posted weeks])`` in one statement."""
+    answers = select(
+        col(CheckinAnswer.week).label("week"), col(CheckinAnswer.skipped).label("skipped"), literal_column("1")
+    ).where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.member_id == member_id)
+    posts = select(col(CheckinPost.week), false(), literal_column("0")).where(
+        CheckinPost.guild_id == guild_id, CheckinPost.state == "posted"
+    )
+    answered: dict[str, bool] = {}
+    posted: list[str] = []
+    for week, skipped, is_answer in (await s.exec(union_all(answers, posts))).all():  # type: ignore[call-overload]
+        if is_answer:
+            answered[week] = bool(skipped)
+        else:
+            posted.append(week)
+    return answered, posted
 
 
 async def _weeks(s: AsyncSession, guild_id: int, member_id: int) -> tuple[list[str], list[str]]:
