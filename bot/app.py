@@ -6,6 +6,7 @@ import logging
 import pkgutil
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -114,6 +115,20 @@ class KinshipBot(commands.AutoShardedBot):
             except discord.HTTPException:
                 return ""
         return self._remote_guild_names[guild_id]
+
+    async def channel_of(self, guild_id: int, channel_id: int | None) -> Any:
+        """A guild's channel from the cache; for a guild on another process's shards (reached from
+        a DM button, which Discord delivers on shard 0) fetched by id, one REST call. ``None`` when
+        it is not set or gone; other REST errors are raised for the caller to classify."""
+        if channel_id is None:
+            return None
+        channel = self.get_channel(channel_id)
+        if channel is not None or self.owns_guild(guild_id):
+            return channel
+        try:
+            return await self.fetch_channel(channel_id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
 
     def on_event_sync(self, event: str, hook: Callable[..., None]) -> None:
         """Call ``hook(*args)`` synchronously for every ``event`` (e.g. ``"message"``), inside

@@ -113,7 +113,7 @@ async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None
     """Open a private thread in the help channel and introduce both sides (pinging only them)."""
     settings = await bot.services.guilds.get(match.guild_id)
     try:
-        channel = await _help_channel(bot, match.guild_id, settings.help_channel_id)
+        channel = await bot.channel_of(match.guild_id, settings.help_channel_id)
     except discord.HTTPException as error:
         code = problem_code(classify(error))
         await bot.services.health.report(match.guild_id, "mentors.thread", code, bot.now(), "help channel")
@@ -149,21 +149,6 @@ async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None
     await bot.services.mentors.set_thread(match.id, thread.id)
     await bot.services.health.clear(match.guild_id, "mentors.thread")
     return thread
-
-
-async def _help_channel(bot: KinshipBot, guild_id: int, channel_id: int | None) -> Any:
-    """The help channel from the cache; for a guild on another process's shards (the mentor's
-    Accept is a DM button, which Discord delivers on shard 0) fetched by id, one REST call.
-    ``None`` when it is not set or gone (NotFound: Discord says so)."""
-    if channel_id is None:
-        return None
-    guild = bot.get_guild(guild_id)
-    if guild is not None or bot.owns_guild(guild_id):
-        return guild.get_channel(channel_id) if guild else None
-    try:
-        return await bot.fetch_channel(channel_id)
-    except discord.NotFound:
-        return None
 
 
 class CheckinToggle(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PREFIX + r"checkin:(?P<id>[0-9]{1,20})"):

@@ -139,15 +139,8 @@ async def _has_text_help_channel(bot: KinshipBot, guild_id: int, channel_id: int
     From the cache for this process's guilds; for a guild on another process's shards (not in this
     cache) one REST call asks Discord. When Discord cannot say right now, the request is stored anyway:
     the owning process's ``help.deliver`` job retries, and knows the channel."""
-    if channel_id is None:
-        return False
-    channel = bot.get_channel(channel_id)
-    if channel is not None or bot.owns_guild(guild_id):
-        return isinstance(channel, discord.TextChannel)
     try:
-        channel = await bot.fetch_channel(channel_id)
-    except (discord.NotFound, discord.Forbidden):
-        return False
+        channel = await bot.channel_of(guild_id, channel_id)
     except discord.HTTPException as error:
         log.warning("could not look up help channel %s of guild %s: %s", channel_id, guild_id, error)
         return True
