@@ -12,6 +12,16 @@ from bot.scheduler import Scheduler
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
+class Follower:
+    """Another process leads."""
+
+    async def is_leader(self) -> bool:
+        return False
+
+    async def release(self) -> None:
+        return None
+
+
 async def test_jobs_receive_the_injected_now() -> None:
     seen: list[datetime] = []
 
@@ -39,13 +49,6 @@ async def test_a_failing_job_is_logged_with_an_id_and_does_not_raise(caplog: pyt
 async def test_followers_do_not_run_jobs() -> None:
     ran: list[datetime] = []
 
-    class Follower:
-        async def is_leader(self) -> bool:
-            return False
-
-        async def release(self) -> None:
-            return None
-
     async def job(now: datetime) -> None:
         ran.append(now)
 
@@ -56,13 +59,6 @@ async def test_followers_do_not_run_jobs() -> None:
 
 async def test_per_guild_jobs_run_in_every_shard_process_and_only_in_the_leader_otherwise() -> None:
     ran: list[str] = []
-
-    class Follower:
-        async def is_leader(self) -> bool:
-            return False
-
-        async def release(self) -> None:
-            return None
 
     def job(name: str):
         async def run(now: datetime) -> None:
@@ -125,13 +121,6 @@ async def test_shutdown_lets_a_running_job_finish_instead_of_cancelling_it() -> 
 
 async def test_per_process_jobs_run_on_followers_too() -> None:
     ran: list[str] = []
-
-    class Follower:
-        async def is_leader(self) -> bool:
-            return False
-
-        async def release(self) -> None:
-            return None
 
     async def flush(now: datetime) -> None:
         ran.append("flush")
