@@ -122,6 +122,7 @@ async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None
         await bot.services.health.report(match.guild_id, "mentors.thread", "channel_missing", bot.now(), "help channel")
         return None
     lang = settings.language
+    thread: discord.Thread | None = None
     try:
         thread = await channel.create_thread(
             name=i18n.t("mentors.thread_name", lang, topic=match.topic)[:100],
@@ -145,6 +146,11 @@ async def _introduce(bot: KinshipBot, match: MatchInfo) -> discord.Thread | None
         outcome = classify(error)
         code = problem_code(outcome)
         await bot.services.health.report(match.guild_id, "mentors.thread", code, bot.now(), f"#{channel.name}")
+        if thread is not None:  # half set up: don't leave an empty private thread behind
+            try:
+                await thread.delete()
+            except discord.HTTPException:
+                log.warning("could not remove the unfinished mentor thread %s", thread.id)
         return None
     await bot.services.mentors.set_thread(match.id, thread.id)
     await bot.services.health.clear(match.guild_id, "mentors.thread")

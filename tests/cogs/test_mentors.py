@@ -155,3 +155,17 @@ async def test_find_needs_a_help_channel(world: World) -> None:
 async def test_timezone_autocomplete(world: World) -> None:
     choices = await world.alice.autocomplete(world.general, "mentor find", "timezone", "berl", topic="sleep")
     assert choices[0]["value"] == "Europe/Berlin"
+
+
+async def test_a_thread_that_could_not_be_set_up_is_not_left_behind(world: World) -> None:
+    await _setup(world)
+    proposal = await _request(world, world.alice)
+    await world.alice.click(proposal.response, label="Accept")
+    world.env.inject_error("PUT", "/channels/*/thread-members/*", status=503, times=1)
+    r = await world.bob.user.click(_dm(world, world.bob)[-1], label="Accept")
+    assert "couldn't open a private thread" in r.response.content.replace("’", "'")
+    created = world.requests("POST", f"/channels/{world.help.id}/threads")
+    assert len(created) == 1
+    assert world.requests("DELETE", "/channels/"), "the half-made thread is removed"
+    assert world.help.threads == []
+    assert [p.code for p in await world.services.health.list(world.guild.id)] == ["delivery_failed"]
