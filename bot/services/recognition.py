@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from time import monotonic
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, update
@@ -71,6 +72,9 @@ WEEKLY_POST_HOUR = 9
 WEEKLY_SUPPORTERS = 20
 #: A claimed grant whose process died is taken over after this long.
 STALE_CLAIM = timedelta(minutes=10)
+#: How long a process may use recognition settings it read before (as guild settings: another
+#: process's change shows after this; a change made through this process is seen at once).
+CACHE_SECONDS = 30.0
 
 
 def diminished(base: int, previous: int) -> int:
@@ -195,6 +199,7 @@ class RecognitionService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
         self.events = ctx.events
+        self._cache: dict[int, tuple[float, RecognitionSettings]] = {}
         ctx.events.subscribe(CheckinAnswered, self._on_checkin)
         ctx.events.subscribe(HelpResolved, self._on_help_resolved)
         ctx.events.subscribe(ConflictClosed, self._on_conflict_closed)
@@ -202,10 +207,27 @@ class RecognitionService:
     # ------------------------------------------------------------------ settings
 
     async def settings(self, guild_id: int) -> RecognitionSettings:
-        """The guild's recognition settings (defaults when never configured)."""
+        """The guild's recognition settings (defaults when never configured), cached for
+        :data:`CACHE_SECONDS`."""
+        cached = self._cached(guild_id)
+        if cached is not None:
+            return cached
         async with self.db.session() as s:
-            row = await s.get(RecognitionConfig, guild_id)
-            return _settings(row) if row else RecognitionSettings(guild_id=guild_id)
+            return await self._config(s, guild_id)
+
+    def _cached(self, guild_id: int) -> RecognitionSettings | None:
+        cached = self._cache.get(guild_id)
+        return cached[1] if cached is not None and cached[0] > monotonic() else None
+
+    async def _config(self, s: AsyncSession, guild_id: int) -> RecognitionSettings:
+        """The settings from the cache, else read in ``s`` (and cached)."""
+        cached = self._cached(guild_id)
+        if cached is not None:
+            return cached
+        row = await s.get(RecognitionConfig, guild_id)
+        conf = _settings(row) if row else RecognitionSettings(guild_id=guild_id)
+        self._cache[guild_id] = (monotonic() + CACHE_SECONDS, conf)
+        return conf
 
     async def configure(self, guild_id: int, now: datetime, **changes: int | bool | None) -> RecognitionSettings:
         """Change amounts/limits (see :data:`LIMITS`) or the weekly post (``weekly_enabled``,
@@ -230,7 +252,9 @@ class RecognitionService:
                 setattr(row, name, value)
             row.updated_at = now
             await s.flush()
-            return _settings(row)
+            conf = _settings(row)
+        self._cache.pop(guild_id, None)
+        return conf
 
     # ------------------------------------------------------------------ preferences
 
@@ -280,11 +304,10 @@ class RecognitionService:
         async with self.db.session() as s:
             # Serialise one giver's thanks (PostgreSQL; SQLite transactions are serial anyway).
             await _member_row(s, guild_id, giver_id, now, lock=True)
-            conf = await _config(s, guild_id)
+            conf = await self._config(s, guild_id)
             if key is not None and await _has_key(s, guild_id, receiver_id, key):
                 raise NotAllowed("recognition.errors.already_thanked")
-            await _check_limits(s, conf, giver_id, receiver_id, now)
-            previous = await _pair_count(s, guild_id, giver_id, receiver_id, now - DIMINISH_WINDOW)
+            previous = await _check_limits(s, conf, giver_id, receiver_id, now)
             entry = RecognitionEntry(
                 guild_id=guild_id,
                 giver_id=giver_id,
@@ -634,11 +657,6 @@ def _entry(row: RecognitionEntry) -> Entry:
     )
 
 
-async def _config(s: AsyncSession, guild_id: int) -> RecognitionSettings:
-    row = await s.get(RecognitionConfig, guild_id)
-    return _settings(row) if row else RecognitionSettings(guild_id=guild_id)
-
-
 async def _member_row(
     s: AsyncSession, guild_id: int, member_id: int, now: datetime, *, lock: bool = False
 ) -> RecognitionMember:
@@ -668,35 +686,42 @@ async def _has_key(s: AsyncSession, guild_id: int, receiver_id: int, key: str) -
 
 async def _check_limits(
     s: AsyncSession, conf: RecognitionSettings, giver_id: int, receiver_id: int, now: datetime
-) -> None:
+) -> int:
+    """Refuse a thanks within the pair's cooldown or over the giver's daily cap; otherwise return
+    how many thanks the two exchanged (either direction) within :data:`DIMINISH_WINDOW`. One
+    statement: three scalar subqueries."""
     cooldown = timedelta(hours=conf.cooldown_hours)
-    last = (
-        await s.exec(
-            select(func.max(RecognitionEntry.created_at)).where(
-                RecognitionEntry.guild_id == conf.guild_id,
-                RecognitionEntry.giver_id == giver_id,
-                RecognitionEntry.receiver_id == receiver_id,
-                col(RecognitionEntry.created_at) > now - cooldown,
-            )
+    given = (RecognitionEntry.guild_id == conf.guild_id, RecognitionEntry.giver_id == giver_id)
+    last = select(func.max(RecognitionEntry.created_at)).where(
+        *given, RecognitionEntry.receiver_id == receiver_id, col(RecognitionEntry.created_at) > now - cooldown
+    )
+    # The oldest of the giver's last ``cap`` thanks in the window (NULL while under the cap).
+    capped = (
+        select(RecognitionEntry.created_at)
+        .where(*given, col(RecognitionEntry.created_at) > now - CAP_WINDOW)
+        .order_by(col(RecognitionEntry.created_at).desc())
+        .limit(1)
+        .offset(conf.daily_cap - 1)
+    )
+    pair = or_(
+        and_(col(RecognitionEntry.giver_id) == giver_id, col(RecognitionEntry.receiver_id) == receiver_id),
+        and_(col(RecognitionEntry.giver_id) == receiver_id, col(RecognitionEntry.receiver_id) == giver_id),
+    )
+    exchanged = (
+        select(func.count())
+        .select_from(RecognitionEntry)
+        .where(
+            RecognitionEntry.guild_id == conf.guild_id, pair, col(RecognitionEntry.created_at) > now - DIMINISH_WINDOW
         )
-    ).one()
-    if last is not None:
-        raise TryLater("recognition.errors.cooldown", retry_at=_aware(last) + cooldown, hours=conf.cooldown_hours)
-    recent = (
-        await s.exec(
-            select(RecognitionEntry.created_at)
-            .where(
-                RecognitionEntry.guild_id == conf.guild_id,
-                RecognitionEntry.giver_id == giver_id,
-                col(RecognitionEntry.created_at) > now - CAP_WINDOW,
-            )
-            .order_by(col(RecognitionEntry.created_at).desc())
-            .limit(conf.daily_cap)
-        )
-    ).all()
-    if len(recent) >= conf.daily_cap:
+    )
+    row = (await s.exec(select(last.scalar_subquery(), capped.scalar_subquery(), exchanged.scalar_subquery()))).one()
+    latest, oldest_of_cap, previous = row
+    if latest is not None:
+        raise TryLater("recognition.errors.cooldown", retry_at=_aware(latest) + cooldown, hours=conf.cooldown_hours)
+    if oldest_of_cap is not None:
         # The oldest of the last ``cap`` thanks leaves the window first.
-        raise TryLater("recognition.errors.daily_cap", retry_at=_aware(recent[-1]) + CAP_WINDOW, cap=conf.daily_cap)
+        raise TryLater("recognition.errors.daily_cap", retry_at=_aware(oldest_of_cap) + CAP_WINDOW, cap=conf.daily_cap)
+    return int(previous)
 
 
 def _aware(value: datetime) -> datetime:
@@ -704,25 +729,21 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def _pair_count(s: AsyncSession, guild_id: int, a: int, b: int, since: datetime) -> int:
-    pair = or_(
-        and_(col(RecognitionEntry.giver_id) == a, col(RecognitionEntry.receiver_id) == b),
-        and_(col(RecognitionEntry.giver_id) == b, col(RecognitionEntry.receiver_id) == a),
-    )
-    count = await s.exec(
-        select(func.count())
-        .select_from(RecognitionEntry)
-        .where(RecognitionEntry.guild_id == guild_id, pair, col(RecognitionEntry.created_at) > since)
-    )
-    return int(count.one())
+def _points() -> Any:
+    return func.coalesce(func.sum(RecognitionEntry.amount), 0)
 
 
-async def _total(s: AsyncSession, guild_id: int, member_id: int, *, since: datetime | None = None) -> int:
-    query = select(func.coalesce(func.sum(RecognitionEntry.amount), 0)).where(
+def _received(guild_id: int, member_id: int) -> tuple[Any, ...]:
+    """What counts towards a member's total: entries they received that were not revoked."""
+    return (
         RecognitionEntry.guild_id == guild_id,
         RecognitionEntry.receiver_id == member_id,
         col(RecognitionEntry.revoked_at).is_(None),
     )
+
+
+async def _total(s: AsyncSession, guild_id: int, member_id: int, *, since: datetime | None = None) -> int:
+    query = select(_points()).where(*_received(guild_id, member_id))
     if since is not None:
         query = query.where(col(RecognitionEntry.created_at) > since)
     return int((await s.exec(query)).one())
@@ -757,7 +778,12 @@ async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: 
     """After inserting ``entry``: the new total, and pending grants for every milestone reached."""
     assert entry.id is not None
     guild_id, member_id = entry.guild_id, entry.receiver_id
-    total = await _total(s, guild_id, member_id)
+    private = select(RecognitionMember.private).where(
+        RecognitionMember.guild_id == guild_id, RecognitionMember.member_id == member_id
+    )
+    total_query = select(_points(), private.scalar_subquery()).where(*_received(guild_id, member_id))
+    total_, private_ = (await s.exec(total_query)).one()
+    total = int(total_)
     reached = (
         await s.exec(
             select(RecognitionMilestone).where(
@@ -787,14 +813,13 @@ async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: 
             continue
         assert grant.id is not None
         grants.append(Grant(grant.id, guild_id, member_id, grant.threshold, grant.role_id))
-    pref = await s.get(RecognitionMember, (guild_id, member_id))
     return ThanksResult(
         entry_id=entry.id,
         receiver_id=member_id,
         amount=entry.amount,
         total=total,
         previous=previous,
-        private=bool(pref and pref.private),
+        private=bool(private_),
         milestones=tuple(grants),
     )
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
-from bot.services import Services
+from bot.services import Services, recognition
+from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, ConflictClosed, HelpResolved
-from bot.services.recognition import diminished
+from bot.services.recognition import CACHE_SECONDS, diminished
 from bot.sharding import GuildScope
 
 G = 1_100_000_000_000_000_001
@@ -72,6 +73,28 @@ async def test_admins_configure_amounts_and_limits(services: Services) -> None:
         await thank(services, A, C, T0 + timedelta(hours=2))
     with pytest.raises(InvalidInput):
         await services.recognition.configure(G, T0, daily_cap=0)
+
+
+async def test_settings_are_cached_per_process_and_a_change_here_is_seen_at_once(
+    services: Services, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await services.recognition.configure(G, T0, daily_cap=1)
+    assert (await services.recognition.settings(G)).daily_cap == 1
+    # A second process (its own services on the same database) raises the cap:
+    other = Services.build(ServiceContext(db=db))
+    await other.recognition.configure(G, T0, daily_cap=3)
+    assert (await other.recognition.settings(G)).daily_cap == 3
+    assert (await services.recognition.settings(G)).daily_cap == 1, "cached here for up to CACHE_SECONDS"
+    await thank(services, A, B, T0)
+    with pytest.raises(TryLater) as err:  # thank() uses the cached settings too
+        await thank(services, A, C, T0 + timedelta(minutes=1))
+    assert err.value.params["cap"] == 1
+    later = recognition.monotonic() + CACHE_SECONDS + 1
+    monkeypatch.setattr(recognition, "monotonic", lambda: later)
+    assert (await services.recognition.settings(G)).daily_cap == 3, "re-read once the cache expired"
+    assert (await thank(services, A, C, T0 + timedelta(minutes=2))).amount == 10
+    await services.recognition.configure(G, T0, thanks_points=20)
+    assert (await thank(services, A, D, T0 + timedelta(minutes=3))).amount == 20, "a change here is seen at once"
 
 
 async def test_diminishing_returns_over_thirty_days(services: Services) -> None:
