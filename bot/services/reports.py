@@ -311,8 +311,9 @@ class ReportService:
         self, guild_id: int, reporter_id: int, reported_id: int, *, reported_is_bot: bool, now: datetime
     ) -> None:
         """Raise what :meth:`file_report` would raise, before the member types their details."""
-        limits = await self.limits(guild_id)
-        async with self.db.session() as s:
+        async with self.db.session() as s:  # one transaction: the limits, then the reporter's reports
+            row = await s.get(ReportGuild, guild_id)
+            limits = Limits(row.burst_limit, row.burst_minutes, row.daily_limit) if row else Limits()
             await self._check(
                 s,
                 limits,
