@@ -23,15 +23,17 @@ from bot.sharding import GuildScope
 from bot.ui import NO_PINGS, report_error
 
 log = logging.getLogger(__name__)
+#: Modules under ``cogs/`` that a cog imports (views, sending) and that are not extensions themselves.
+HELPER_SUFFIXES = ("_views", "_delivery")
 
 
 def all_extensions() -> list[str]:
-    """Every extension module under ``cogs/`` (``_*`` and ``*_views`` modules are helpers);
-    ``setup`` loads first because other cogs add subcommands to ``/setup``."""
+    """Every extension module under ``cogs/`` (``_*``, ``*_views`` and ``*_delivery`` modules are
+    helpers); ``setup`` loads first because other cogs add subcommands to ``/setup``."""
     names = sorted(
         m.name
         for m in pkgutil.iter_modules(cogs.__path__)
-        if not m.name.startswith("_") and not m.name.endswith("_views")
+        if not m.name.startswith("_") and not m.name.endswith(HELPER_SUFFIXES)
     )
     names.sort(key=lambda n: n != "setup")
     return [f"{cogs.__name__}.{n}" for n in names]

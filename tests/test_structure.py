@@ -24,6 +24,8 @@ def test_every_extension_imports_and_has_setup() -> None:
     for name in names:
         module = importlib.import_module(name)
         assert callable(getattr(module, "setup", None)), f"{name} has no setup()"
+    helpers = {"cogs.help_views", "cogs.reports_views", "cogs.reports_delivery"}
+    assert not helpers & set(names), "helper modules (*_views, *_delivery) are not extensions"
 
 
 def _imports(path: Path) -> set[str]:
