@@ -24,9 +24,9 @@ Rules (all times aware UTC, ``now`` is always a parameter):
 from __future__ import annotations
 
 import logging
+import time as systime
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from time import monotonic
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -75,6 +75,12 @@ STALE_CLAIM = timedelta(minutes=10)
 #: How long a process may use recognition settings it read before (as guild settings: another
 #: process's change shows after this; a change made through this process is seen at once).
 CACHE_SECONDS = 30.0
+
+
+def _monotonic() -> float:
+    """``time.monotonic()`` looked up at each call, as ``services.guilds`` does (SimCord replaces
+    it with its virtual clock, so the cache expires when a test or benchmark moves time)."""
+    return systime.monotonic()
 
 
 def diminished(base: int, previous: int) -> int:
@@ -217,7 +223,7 @@ class RecognitionService:
 
     def _cached(self, guild_id: int) -> RecognitionSettings | None:
         cached = self._cache.get(guild_id)
-        return cached[1] if cached is not None and cached[0] > monotonic() else None
+        return cached[1] if cached is not None and cached[0] > _monotonic() else None
 
     async def _config(self, s: AsyncSession, guild_id: int) -> RecognitionSettings:
         """The settings from the cache, else read in ``s`` (and cached)."""
@@ -226,7 +232,7 @@ class RecognitionService:
             return cached
         row = await s.get(RecognitionConfig, guild_id)
         conf = _settings(row) if row else RecognitionSettings(guild_id=guild_id)
-        self._cache[guild_id] = (monotonic() + CACHE_SECONDS, conf)
+        self._cache[guild_id] = (_monotonic() + CACHE_SECONDS, conf)
         return conf
 
     async def configure(self, guild_id: int, now: datetime, **changes: int | bool | None) -> RecognitionSettings:

@@ -89,8 +89,8 @@ async def test_settings_are_cached_per_process_and_a_change_here_is_seen_at_once
     with pytest.raises(TryLater) as err:  # thank() uses the cached settings too
         await thank(services, A, C, T0 + timedelta(minutes=1))
     assert err.value.params["cap"] == 1
-    later = recognition.monotonic() + CACHE_SECONDS + 1
-    monkeypatch.setattr(recognition, "monotonic", lambda: later)
+    later = recognition._monotonic() + CACHE_SECONDS + 1
+    monkeypatch.setattr(recognition, "_monotonic", lambda: later)
     assert (await services.recognition.settings(G)).daily_cap == 3, "re-read once the cache expired"
     assert (await thank(services, A, C, T0 + timedelta(minutes=2))).amount == 10
     await services.recognition.configure(G, T0, thanks_points=20)
