@@ -88,6 +88,7 @@ class KinshipBot(commands.AutoShardedBot):
         #: The guilds this process serves in scheduled work; ``None`` = every guild (all shards).
         self.guild_scope = GuildScope.of(settings.shard_count, settings.shard_ids)
         scheduler.shard_local = self.guild_scope is not None
+        scheduler.guilds_ready = self.guilds_ready
         self.now = now
         self.extension_names = list(extensions) if extensions is not None else all_extensions()
         self._shutdown_hooks: list[Callable[[], Awaitable[object]]] = []
@@ -98,6 +99,13 @@ class KinshipBot(commands.AutoShardedBot):
         self.dm_pacer = DmPacer(DM_INTERVAL * share)
         self.synced_commands: list[app_commands.AppCommand] = []
         self._remote_guild_names: dict[int, str] = {}
+
+    def guilds_ready(self) -> bool:
+        """Whether scheduled work may act on guilds: every shard is ready and no guild in the cache
+        is unavailable. Before that (start-up, a shard re-identifying, a Discord outage of a guild)
+        a guild of ours may look empty or absent, and a job would mistake it for a deleted channel
+        or role; guild jobs wait instead (their work is stored, so it is only delayed)."""
+        return self.is_ready() and not any(guild.unavailable for guild in self.guilds)
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether ``guild_id`` is on one of this process's shards (always, without ``SHARD_IDS``)."""

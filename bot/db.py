@@ -108,7 +108,10 @@ class Database:
         a time anyway; this process's sessions queue for it here, in order and without polling,
         instead of in SQLite's busy handler, which sleeps 1–100 ms between attempts. A session
         opened inside another one of the same task skips the queue (and meets the busy timeout,
-        as before)."""
+        as before). Never wait, while holding a session, for another task that opens one (a
+        ``gather``/``create_task``/``wait_for`` inside ``async with db.session()``): it would wait
+        for this session's turn forever — sessions hold no Discord calls and publish events only
+        after they close, and the structure test keeps it that way."""
         turn = self._turn()
         if turn is None or self._turn_holder is asyncio.current_task():
             async with self.sessions() as session, session.begin():

@@ -68,6 +68,9 @@ class Scheduler:
         #: Set by the bot when it holds only some shards (``SHARD_IDS``): then ``per_guild`` jobs run
         #: here for this process's guilds, whoever leads (only this process can reach them).
         self.shard_local = False
+        #: Set by the bot: whether its guilds are loaded (False before READY and while a shard's
+        #: guilds are still arriving, when a guild in the cache has no channels or roles yet).
+        self.guilds_ready: Callable[[], bool] = lambda: True
         self._jobs: dict[str, _Entry] = {}
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
@@ -109,6 +112,8 @@ class Scheduler:
 
     async def _run(self, name: str, now: datetime | None) -> bool:
         entry = self._jobs[name]
+        if entry.per_guild and not self.guilds_ready():
+            return False  # the guilds would look empty or gone: wait for them instead
         local = entry.per_guild and self.shard_local
         if entry.leader_only and not local and not await self.leadership.is_leader():
             return False

@@ -83,7 +83,8 @@ async def answer_prompt(interaction: discord.Interaction, answer: Answer, guild_
     bot = kbot(interaction)
     now = bot.now()
     response = await bot.services.nudges.respond(guild_id, nudge_id, interaction.user.id, answer, now)
-    bot.services.activity.record(guild_id, interaction.user.id, now)
+    if bot.owns_guild(guild_id):  # else the guild's own process would not know to forget it on deletion
+        bot.services.activity.record(guild_id, interaction.user.id, now)
     await interaction.response.edit_message(view=None)
     lang = await lang_of(interaction)
     guild_name = await bot.guild_name(guild_id)

@@ -77,6 +77,21 @@ async def test_per_guild_jobs_run_in_every_shard_process_and_only_in_the_leader_
     assert ran == ["local", "guilds", "local"], "guild work runs here; global work still only in the leader"
 
 
+async def test_guild_jobs_wait_until_the_guilds_are_loaded() -> None:
+    ran: list[str] = []
+
+    async def job(now: datetime) -> None:
+        ran.append("x")
+
+    sched = Scheduler(now=lambda: T0, ticking=False)
+    sched.every("guilds", 60, job, per_guild=True)
+    sched.every("db", 60, job)
+    sched.guilds_ready = lambda: False  # before READY, or a shard's guilds still arriving
+    assert await sched.run("guilds") is False and await sched.run("db") is True
+    sched.guilds_ready = lambda: True
+    assert await sched.run("guilds") is True and ran == ["x", "x"]
+
+
 async def test_start_registers_interval_jobs_in_memory_and_shutdown_stops_them() -> None:
     async def job(now: datetime) -> None:
         return None

@@ -79,3 +79,17 @@ async def test_a_send_to_a_guild_on_another_shard_goes_by_id_and_health_stays_tr
             )
             problems = await w.services.health.list(w.guild.id)
             assert [p.code for p in problems] == ["channel_missing"], "a deleted channel is still reported"
+
+
+async def test_guild_work_waits_while_a_guild_of_ours_is_unavailable(test_db) -> None:
+    async with running_world(test_db) as w:
+        assert w.bot.guilds_ready()
+        guild = w.bot.get_guild(w.guild.id)
+        guild.unavailable = True  # as discord.py marks it after a shard re-identifies, until GUILD_CREATE
+        try:
+            assert not w.bot.guilds_ready()
+            assert await w.bot.scheduler.run("checkins.post", w.now()) is False
+            assert await w.bot.scheduler.run("privacy.retention", w.now()) is True
+        finally:
+            guild.unavailable = False
+        assert await w.bot.scheduler.run("checkins.post", w.now()) is True

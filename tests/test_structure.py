@@ -55,6 +55,27 @@ def test_services_do_not_pull_discord_in_even_indirectly() -> None:
     assert out.stdout.strip() == "False", "a service or model imports something that imports discord"
 
 
+def test_no_session_waits_for_another_task_or_publishes() -> None:
+    """On SQLite this process's sessions take turns (``Database.session``): a session that waits for
+    another task (which may open a session of its own), or publishes an event whose subscribers
+    may, would wait for its own turn forever."""
+    forbidden = {"gather", "create_task", "wait_for", "shield", "wait", "publish", "to_thread"}
+    offenders = []
+    for folder in ("bot", "cogs"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.AsyncWith):
+                    continue
+                if not any("session(" in ast.unparse(item.context_expr) for item in node.items):
+                    continue
+                for inner in (n for stmt in node.body for n in ast.walk(stmt)):
+                    func = inner.func if isinstance(inner, ast.Call) else None
+                    name = getattr(func, "attr", getattr(func, "id", None))
+                    if name in forbidden:
+                        offenders.append(f"{path.relative_to(ROOT)}:{inner.lineno} {name}")
+    assert offenders == []
+
+
 def test_every_table_declares_its_personal_data() -> None:
     bot.models.load_all()
     missing = [

@@ -167,11 +167,16 @@ class ActivityService:
                 for rows in _day_rows(days):
                     await s.exec(insert_days, params=rows)
         except Exception:
+            self._flushing -= 1
             self._restore(batch, days, self._take_deleted())
             raise
-        finally:
-            self._flushing -= 1
-        await self._delete_again(self._take_deleted())
+        self._flushing -= 1
+        deleted = self._take_deleted()
+        try:
+            await self._delete_again(deleted)
+        except Exception:
+            self._deleted_in_flight.extend(deleted)  # deleted after the next flush, then
+            raise
         if days:  # remember only the newest day's members, so this stays small
             newest = max(day for _, day in days)
             written_days = {k: v for k, v in self._days_written.items() if k[1] >= newest}

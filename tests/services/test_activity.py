@@ -148,6 +148,27 @@ async def test_a_member_deleted_while_a_failed_flush_was_writing_is_not_put_back
     assert await activity.get(G, 1) is None and await _days(services) == [(2, datetime(2026, 3, 2, tzinfo=UTC))]
 
 
+async def test_activity_after_a_deletion_survives_a_flush_that_failed_during_it(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity = services.activity
+    activity.record(G, 1, NOW)
+
+    @asynccontextmanager
+    async def deleted_then_broken() -> AsyncIterator[None]:
+        await services.activity.events.publish(MemberDataDeleted(guild_id=G, member_id=1, at=NOW))
+        raise OSError("database unreachable")
+        yield
+
+    monkeypatch.setattr(activity.db, "session", deleted_then_broken)
+    with pytest.raises(OSError):
+        await activity.flush(NOW)
+    monkeypatch.undo()
+    activity.record(G, 1, NOW + timedelta(hours=1))  # back after the deletion: new activity
+    assert await activity.flush(NOW) == 1
+    assert await activity.get(G, 1) is not None, "the deletion is not applied again to later activity"
+
+
 async def test_a_member_deleted_while_a_flush_was_writing_is_deleted_again(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
