@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import pkgutil
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -23,6 +23,9 @@ from bot.sharding import GuildScope
 from bot.ui import NO_PINGS, report_error
 
 log = logging.getLogger(__name__)
+
+#: How long the name of a guild on another process's shards is remembered.
+REMOTE_NAME_TTL = timedelta(hours=1)
 #: Modules under ``cogs/`` that a cog imports (views, sending) and that are not extensions themselves.
 HELPER_SUFFIXES = ("_views", "_delivery")
 
@@ -98,7 +101,7 @@ class KinshipBot(commands.AutoShardedBot):
         share = 1.0 if self.guild_scope is None else self.guild_scope.shard_count / len(self.guild_scope.shard_ids)
         self.dm_pacer = DmPacer(DM_INTERVAL * share)
         self.synced_commands: list[app_commands.AppCommand] = []
-        self._remote_guild_names: dict[int, str] = {}
+        self._remote_guild_names: dict[int, tuple[str, datetime]] = {}  # name, when asked
 
     def guilds_ready(self) -> bool:
         """Whether scheduled work may act on guilds: every shard is ready and no guild in the cache
@@ -119,12 +122,14 @@ class KinshipBot(commands.AutoShardedBot):
             return guild.name
         if self.owns_guild(guild_id):
             return ""  # ours, yet not in the cache: the bot left it
-        if guild_id not in self._remote_guild_names:
+        known = self._remote_guild_names.get(guild_id)
+        if known is None or self.now() - known[1] > REMOTE_NAME_TTL:  # renames show within the hour
             try:
-                self._remote_guild_names[guild_id] = (await self.fetch_guild(guild_id, with_counts=False)).name
+                name = (await self.fetch_guild(guild_id, with_counts=False)).name
             except discord.HTTPException:
-                return ""
-        return self._remote_guild_names[guild_id]
+                return known[0] if known else ""
+            known = self._remote_guild_names[guild_id] = (name, self.now())
+        return known[0]
 
     async def channel_of(self, guild_id: int, channel_id: int | None) -> Any:
         """A guild's channel from the cache; for a guild on another process's shards (reached from

@@ -58,6 +58,9 @@ async def test_a_guild_on_another_shard_is_named_over_rest_once(test_db) -> None
         assert await w.bot.guild_name(w.guild.id) == "Kinship Test"
         assert await w.bot.guild_name(w.guild.id) == "Kinship Test"
         assert len(w.requests("GET", f"/guilds/{w.guild.id}")) == 1, "remembered after the first time"
+        await w.advance(2 * 3600)
+        assert await w.bot.guild_name(w.guild.id) == "Kinship Test"
+        assert len(w.requests("GET", f"/guilds/{w.guild.id}")) == 2, "asked again after an hour (renames)"
         here = w.env.create_guild("Here", shard_id=0)
         await w.env.settle()
         assert await w.bot.guild_name(here.id) == "Here"
