@@ -256,6 +256,11 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
         await health.report(guild.id, "recognition.weekly", "channel_missing", now, detail="weekly recognition post")
         await service.finish_weekly_post(guild.id, post.week, "failed", now)
         return
+    title = i18n.t("recognition.weekly.title", post.language, week=post.week)
+    if post.resumed and (earlier := await _posted_before(bot, channel, title)) is not None:
+        # A crash between sending and recording: it is there, so record it instead of posting twice.
+        await service.finish_weekly_post(guild.id, post.week, "sent", now, message_id=earlier.id)
+        return
     lines = []
     for s in post.supporters:
         member = guild.get_member(s.member_id)
@@ -267,7 +272,7 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
         name = discord.utils.escape_markdown(discord.utils.escape_mentions(member.display_name))
         lines.append(i18n.t("recognition.weekly.line", post.language, name=name, points=s.points))
     embed = discord.Embed(
-        title=i18n.t("recognition.weekly.title", post.language, week=post.week),
+        title=title,
         description=(i18n.t("recognition.weekly.intro", post.language) + "\n\n" + "\n".join(lines))[:4096],
         colour=COLOR,
     )
@@ -289,3 +294,15 @@ async def send_weekly(bot: KinshipBot, post: WeeklyPost) -> None:
         return
     await service.finish_weekly_post(guild.id, post.week, "sent", now, message_id=sent.id)
     await health.clear(guild.id, "recognition.weekly")
+
+
+async def _posted_before(bot: KinshipBot, channel: discord.TextChannel, title: str) -> discord.Message | None:
+    """The week's post, if an earlier attempt sent it (the latest 25 messages are enough: it is
+    looked for a few minutes after that attempt)."""
+    try:
+        async for message in channel.history(limit=25):
+            if bot.user and message.author.id == bot.user.id and message.embeds and message.embeds[0].title == title:
+                return message
+    except discord.HTTPException as error:
+        log.warning("could not read #%s to find an earlier weekly post: %s", channel.name, error)
+    return None

@@ -70,7 +70,7 @@ LIMITS: dict[str, tuple[int, int]] = {
 MAX_REASON = 200
 WEEKLY_POST_HOUR = 9
 WEEKLY_SUPPORTERS = 20
-#: A claimed grant whose process died is taken over after this long.
+#: A claimed grant or weekly post whose process died is taken over after this long.
 STALE_CLAIM = timedelta(minutes=10)
 #: How long a process may use recognition settings it read before (as guild settings: another
 #: process's change shows after this; a change made through this process is seen at once).
@@ -197,6 +197,8 @@ class WeeklyPost:
     channel_id: int | None
     language: str
     supporters: tuple[Standing, ...] = field(default_factory=tuple)
+    #: Claimed again after a send that never reported back (a crash): it may be in the channel.
+    resumed: bool = False
 
 
 class RecognitionService:
@@ -581,8 +583,9 @@ class RecognitionService:
                     )
                 )
             ).first()
-            if row is not None and row.status != "retry":
-                return None
+            resumed = row is not None and row.status == "sending"
+            if row is not None and row.status != "retry" and not (resumed and row.updated_at <= now - STALE_CLAIM):
+                return None  # done, or being sent right now
             supporters = await _standings(s, conf.guild_id, begin, end, WEEKLY_SUPPORTERS)
             status = "sending" if supporters else "empty"
             channel_id = conf.weekly_channel_id or (guild.checkin_channel_id if guild else None)
@@ -605,7 +608,8 @@ class RecognitionService:
                 row.status, row.updated_at = status, now
         if not supporters:
             return None
-        return WeeklyPost(conf.guild_id, week, channel_id, guild.language if guild else "en", tuple(supporters))
+        language = guild.language if guild else "en"
+        return WeeklyPost(conf.guild_id, week, channel_id, language, tuple(supporters), resumed=resumed)
 
     async def finish_weekly_post(
         self,

@@ -313,6 +313,39 @@ async def test_weekly_post_thanks_supporters_by_name_once(world: World) -> None:
     assert len(world.checkins.history()) == 1
 
 
+async def _weekly_row(world: World) -> Any:
+    from sqlmodel import select
+
+    from bot.models.recognition import RecognitionWeeklyPost
+
+    async with world.db.session() as s:
+        return (await s.exec(select(RecognitionWeeklyPost))).one()
+
+
+async def test_a_weekly_post_whose_sender_crashed_is_sent_once_later(world: World) -> None:
+    await world.owner.slash(world.general, "setup recognition weekly", enabled=True, channel=world.checkins)
+    await jump(world, 24 * HOUR)
+    await world.alice.slash(world.general, "thanks", member=world.bob, reason="a")
+    now = world.now()
+    await jump(world, (now + timedelta(days=7 - now.weekday())).replace(hour=9, minute=0).timestamp() - now.timestamp())
+    # Another process claimed the week and died before sending.
+    (claimed,) = await world.services.recognition.due_weekly_posts(world.now())
+    await world.tick("recognition.weekly")
+    assert world.checkins.history() == [], "still someone else's while their claim is fresh"
+    await jump(world, 11 * 60)
+    await world.tick("recognition.weekly")
+    (post,) = world.checkins.history()
+    assert claimed.week in post.embeds[0].title
+    # This time the process dies after sending, before recording: found in the channel, not re-sent.
+    async with world.db.session() as s:
+        row = await s.merge(await _weekly_row(world))
+        row.status, row.message_id, row.updated_at = "sending", None, world.now() - timedelta(minutes=11)
+    await world.tick("recognition.weekly")
+    assert len(world.checkins.history()) == 1
+    row = await _weekly_row(world)
+    assert (row.status, row.message_id) == ("sent", post.id)
+
+
 async def test_german_member_gets_german_refusal(world: World) -> None:
     world.set_locale(world.alice, "de")
     await world.alice.slash(world.general, "thanks", member=world.bob, reason="danke")

@@ -226,7 +226,9 @@ async def test_weekly_post_once_per_week_without_hidden_members(services: Servic
     (post,) = await rec.due_weekly_posts(next_monday + timedelta(minutes=1))
     assert (post.week, post.channel_id, post.language) == ("2026-W10", 555, "de")
     assert [(s.member_id, s.points) for s in post.supporters] == [(C, 20)]
-    assert await rec.due_weekly_posts(next_monday + timedelta(hours=5)) == []  # claimed once
+    assert await rec.due_weekly_posts(next_monday + timedelta(minutes=5)) == []  # claimed once
+    (resumed,) = await rec.due_weekly_posts(next_monday + timedelta(hours=5))  # its sender died
+    assert resumed.resumed and not post.resumed
     await rec.finish_weekly_post(G, post.week, "retry", next_monday)
     (again,) = await rec.due_weekly_posts(next_monday + timedelta(hours=6))
     assert again.week == "2026-W10"
