@@ -333,6 +333,7 @@ class CheckinsCog(FeatureCog):
         if not isinstance(channel, discord.TextChannel):
             await self._intro_problem(intro, now, "channel_missing", f"check-in channel {intro.channel_id}")
             return
+        thread: discord.Thread | None = None
         try:
             thread = await channel.create_thread(
                 name=i18n.t("checkins.buddy_thread_name", intro.language, week=intro.period),
@@ -352,6 +353,11 @@ class CheckinsCog(FeatureCog):
             await self._intro_problem(
                 intro, now, code, f"buddy thread in #{channel.name}: {error.text or error.status}"
             )
+            if thread is not None:  # half set up: the retry opens a new one, so don't leave this behind
+                try:
+                    await thread.delete()
+                except discord.HTTPException:
+                    log.warning("could not remove the unfinished buddy thread %s", thread.id)
             return
         await self.services.checkins.intro_done(intro.group_id, thread_id=thread.id)
         await self.services.health.clear(intro.guild_id, "checkins.buddies")

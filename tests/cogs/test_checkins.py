@@ -419,6 +419,20 @@ async def test_buddies_are_paired_weekly_in_private_threads(world: World) -> Non
     assert len(buddy_threads(world)) == 4
 
 
+async def test_a_buddy_thread_that_could_not_be_set_up_is_removed_and_made_again(world: World) -> None:
+    for m in (world.alice, world.bob):
+        await m.slash(world.general, "buddy join")
+    await posted(world)
+    world.env.inject_error("PUT", "/channels/*/thread-members/*", status=503, times=1)
+    await world.tick("checkins.buddies")
+    assert buddy_threads(world) == [], "the half-made thread is gone"
+    assert world.requests("DELETE", "/channels/")
+    await world.advance(24 * 3600)  # past the back-off
+    await world.tick("checkins.buddies")
+    (thread,) = buddy_threads(world)
+    assert world.alice.mention in thread.last_message.content and world.bob.mention in thread.last_message.content
+
+
 async def test_odd_number_makes_a_trio_and_leavers_are_not_paired(world: World) -> None:
     dave = world.member("dave")
     for m in (world.alice, world.bob, world.carol, dave):
