@@ -222,10 +222,14 @@ class Delivery:
         answer = await self.services.reports.answer_invite(invite_id, interaction.user.id, join, self.bot.now())
         lang = i18n.pick(interaction.locale.value, await self._lang(answer.guild_id))
         if join:
-            thread = self.bot.get_channel(answer.thread_id) or await self.bot.fetch_channel(answer.thread_id)
-            assert isinstance(thread, discord.Thread)
-            await thread.add_user(discord.Object(id=interaction.user.id))
-            text = i18n.t("reports.mediation.joined", lang, thread=f"<#{answer.thread_id}>")
+            text = i18n.t("reports.mediation.thread_gone", lang)
+            try:
+                thread = self.bot.get_channel(answer.thread_id) or await self.bot.fetch_channel(answer.thread_id)
+                if isinstance(thread, discord.Thread):
+                    await thread.add_user(discord.Object(id=interaction.user.id))
+                    text = i18n.t("reports.mediation.joined", lang, thread=f"<#{answer.thread_id}>")
+            except (discord.NotFound, discord.Forbidden) as error:  # moderators deleted or locked it
+                log.info("mediation thread %s of invite %s is unusable: %s", answer.thread_id, invite_id, error)
         else:
             text = i18n.t("reports.mediation.declined", lang)
         await interaction.response.edit_message(content=text, view=None, allowed_mentions=NO_PINGS)

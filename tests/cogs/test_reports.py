@@ -455,6 +455,16 @@ async def test_mediation_invites_by_dm_joins_only_with_consent_and_closes_with_a
     assert "already ended" in late.response.content and world.alice.id not in stored.thread_members
 
 
+async def test_joining_a_mediation_whose_thread_was_deleted_is_answered_kindly(world: World) -> None:
+    await _configure(world)
+    await _report_member(world, world.alice, world.bob)
+    await world.mod.click(_case_message(world.mods), label="Mediate")
+    thread = next(t for t in world.help.threads if t.name == "Mediation #1")
+    await world.owner_deletes(thread)
+    joined = await world.bob.user.click(world.bob.user.dm_channel.last_message, label="Join")
+    assert "no longer there" in joined.response.content and not joined.response.components
+
+
 async def test_mediation_needs_a_help_channel(world: World) -> None:
     await _configure(world, help_channel_id=None)
     await _report_member(world, world.alice, world.bob)
