@@ -30,7 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -406,10 +406,21 @@ class RecognitionService:
 
     async def points(self, guild_id: int, member_id: int, now: datetime, *, recent: int = 5) -> PointsSummary:
         """A member's totals (all time, rolling 7 and 30 days) and latest entries."""
+        # The three totals and the member's choices in one statement, the latest entries in another.
+        created = col(RecognitionEntry.created_at)
+        amount = col(RecognitionEntry.amount)
+        choice = select(RecognitionMember.hidden, RecognitionMember.private).where(
+            RecognitionMember.guild_id == guild_id, RecognitionMember.member_id == member_id
+        )
+        totals = select(
+            _points(),
+            func.coalesce(func.sum(case((created > now - timedelta(days=7), amount))), 0),
+            func.coalesce(func.sum(case((created > now - timedelta(days=30), amount))), 0),
+            choice.with_only_columns(col(RecognitionMember.hidden)).scalar_subquery(),
+            choice.with_only_columns(col(RecognitionMember.private)).scalar_subquery(),
+        ).where(*_received(guild_id, member_id))
         async with self.db.session() as s:
-            total = await _total(s, guild_id, member_id)
-            week = await _total(s, guild_id, member_id, since=now - timedelta(days=7))
-            month = await _total(s, guild_id, member_id, since=now - timedelta(days=30))
+            total, week, month, hidden, private = (await s.exec(totals)).one()
             rows = (
                 await s.exec(
                     select(RecognitionEntry)
@@ -418,9 +429,9 @@ class RecognitionService:
                     .limit(recent)
                 )
             ).all()
-            pref = await s.get(RecognitionMember, (guild_id, member_id))
-        prefs = MemberPrefs(hidden=pref.hidden, private=pref.private) if pref else MemberPrefs()
-        return PointsSummary(member_id, total, week, month, tuple(_entry(r) for r in rows), prefs)
+        prefs = MemberPrefs(hidden=bool(hidden), private=bool(private)) if hidden is not None else MemberPrefs()
+        entries = tuple(_entry(r) for r in rows)
+        return PointsSummary(member_id, int(total), int(week), int(month), entries, prefs)
 
     async def leaderboard(self, guild_id: int, period: Period, now: datetime, *, limit: int = 10) -> list[Standing]:
         """Top members over a rolling window; hidden members are left out."""
@@ -752,13 +763,6 @@ def _received(guild_id: int, member_id: int) -> tuple[Any, ...]:
     )
 
 
-async def _total(s: AsyncSession, guild_id: int, member_id: int, *, since: datetime | None = None) -> int:
-    query = select(_points()).where(*_received(guild_id, member_id))
-    if since is not None:
-        query = query.where(col(RecognitionEntry.created_at) > since)
-    return int((await s.exec(query)).one())
-
-
 async def _standings(
     s: AsyncSession, guild_id: int, since: datetime | None, until: datetime | None, limit: int
 ) -> list[Standing]:
@@ -788,33 +792,37 @@ async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: 
     """After inserting ``entry``: the new total, and pending grants for every milestone reached."""
     assert entry.id is not None
     guild_id, member_id = entry.guild_id, entry.receiver_id
+    # The new total, the receiver's private flag and every milestone reached but not yet granted,
+    # in one statement: a one-row totals subquery, outer-joined to the milestones (one row with
+    # NULL milestone columns when none is reached).
     private = select(RecognitionMember.private).where(
         RecognitionMember.guild_id == guild_id, RecognitionMember.member_id == member_id
     )
-    total_query = select(_points(), private.scalar_subquery()).where(*_received(guild_id, member_id))
-    total_, private_ = (await s.exec(total_query)).one()
-    total = int(total_)
-    reached = (
-        await s.exec(
-            select(RecognitionMilestone).where(
-                RecognitionMilestone.guild_id == guild_id,
-                col(RecognitionMilestone.threshold) <= total,
-                col(RecognitionMilestone.threshold).not_in(
-                    select(RecognitionGrant.threshold).where(
-                        RecognitionGrant.guild_id == guild_id, RecognitionGrant.member_id == member_id
-                    )
-                ),
-            )
-        )
-    ).all()
+    totals = (
+        select(_points().label("total"), private.scalar_subquery().label("private"))
+        .where(*_received(guild_id, member_id))
+        .subquery()
+    )
+    threshold = col(RecognitionMilestone.threshold)
+    granted = select(RecognitionGrant.threshold).where(
+        RecognitionGrant.guild_id == guild_id, RecognitionGrant.member_id == member_id
+    )
+    reached = and_(
+        col(RecognitionMilestone.guild_id) == guild_id, threshold <= totals.c.total, threshold.not_in(granted)
+    )
+    query = (
+        select(totals.c.total, totals.c.private, threshold, col(RecognitionMilestone.role_id))
+        .select_from(totals.outerjoin(RecognitionMilestone, reached))
+        .order_by(threshold)
+    )
+    rows = (await s.exec(query)).all()  # type: ignore[call-overload]
+    total, private_ = int(rows[0][0]), rows[0][1]
     grants: list[Grant] = []
-    for milestone in reached:
+    for _, _, reached_threshold, role_id in rows:
+        if reached_threshold is None:
+            continue
         grant = RecognitionGrant(
-            guild_id=guild_id,
-            member_id=member_id,
-            threshold=milestone.threshold,
-            role_id=milestone.role_id,
-            created_at=now,
+            guild_id=guild_id, member_id=member_id, threshold=reached_threshold, role_id=role_id, created_at=now
         )
         try:
             async with s.begin_nested():
