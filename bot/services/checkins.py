@@ -30,7 +30,7 @@ from itertools import combinations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, func, literal_column, or_, union_all, update
+from sqlalchemy import and_, false, func, literal_column, or_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -548,7 +548,9 @@ class CheckinService:
     async def history(self, guild_id: int, member_id: int, now: datetime, weeks: int = 8) -> History:
         """The member's own last ``weeks`` weeks (newest first) and streak."""
         async with self.db.session() as s:
-            open_ = await self._open_week(s, guild_id, now)
+            # Two statements: the guild's posted weeks with its time zone (the open week is found
+            # among them, as :meth:`_open_week` would), then the member's answers.
+            timezone, posts = await _posts_and_timezone(s, guild_id)
             answers = {
                 a.week: a
                 for a in (
@@ -559,7 +561,8 @@ class CheckinService:
                     )
                 ).all()
             }
-            _, posted = await _weeks(s, guild_id, member_id)
+        open_ = _open_among(posts, now) or OpenWeek(week_key(now.astimezone(ZoneInfo(timezone)).date()), None, False)
+        posted = [week for week, _, _ in posts]
         streak = compute_streak(answers, posted, open_.week)
         entries = []
         for week in sorted((set(answers) | set(posted) | {open_.week}), reverse=True):
@@ -913,16 +916,28 @@ async def _answers_and_posts(s: AsyncSession, guild_id: int, member_id: int) -> 
     return answered, posted
 
 
-async def _weeks(s: AsyncSession, guild_id: int, member_id: int) -> tuple[list[str], list[str]]:
-    answered = (
-        await s.exec(
-            select(CheckinAnswer.week).where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.member_id == member_id)
-        )
-    ).all()
-    posted = (
-        await s.exec(select(CheckinPost.week).where(CheckinPost.guild_id == guild_id, CheckinPost.state == "posted"))
-    ).all()
-    return list(answered), list(posted)
+async def _posts_and_timezone(s: AsyncSession, guild_id: int) -> tuple[str, list[tuple[str, int | None, datetime]]]:
+    """The guild's time zone ("UTC" if never configured) and its posted weeks (week, thread,
+    scheduled time), in one statement: a one-row time-zone subquery outer-joined to the posts."""
+    zone = select(GuildConfig.timezone).where(GuildConfig.guild_id == guild_id).scalar_subquery()
+    guild = select(zone.label("timezone")).subquery()
+    posted = and_(col(CheckinPost.guild_id) == guild_id, col(CheckinPost.state) == "posted")
+    query = select(
+        guild.c.timezone, col(CheckinPost.week), col(CheckinPost.thread_id), col(CheckinPost.scheduled_at)
+    ).select_from(guild.outerjoin(CheckinPost, posted))
+    rows = (await s.exec(query)).all()  # type: ignore[call-overload]
+    timezone = rows[0][0] or "UTC"
+    return timezone, [(week, thread, at) for _, week, thread, at in rows if week is not None]
+
+
+def _open_among(posts: Iterable[tuple[str, int | None, datetime]], now: datetime) -> OpenWeek | None:
+    """:meth:`CheckinService._open_week` over already-read posted weeks: the latest posted within
+    the last 7 days."""
+    recent = [p for p in posts if now - timedelta(days=7) < p[2] <= now]
+    if not recent:
+        return None
+    week, thread_id, _ = max(recent, key=lambda p: p[2])
+    return OpenWeek(week, thread_id, True)
 
 
 async def _groups(s: AsyncSession, guild_id: int, period: str) -> list[tuple[int, ...]]:
