@@ -407,20 +407,14 @@ class RecognitionService:
     async def points(self, guild_id: int, member_id: int, now: datetime, *, recent: int = 5) -> PointsSummary:
         """A member's totals (all time, rolling 7 and 30 days) and latest entries."""
         # The three totals and the member's choices in one statement, the latest entries in another.
-        created = col(RecognitionEntry.created_at)
-        amount = col(RecognitionEntry.amount)
-        choice = select(RecognitionMember.hidden, RecognitionMember.private).where(
-            RecognitionMember.guild_id == guild_id, RecognitionMember.member_id == member_id
-        )
-        totals = select(
-            _points(),
-            func.coalesce(func.sum(case((created > now - timedelta(days=7), amount))), 0),
-            func.coalesce(func.sum(case((created > now - timedelta(days=30), amount))), 0),
-            choice.with_only_columns(col(RecognitionMember.hidden)).scalar_subquery(),
-            choice.with_only_columns(col(RecognitionMember.private)).scalar_subquery(),
-        ).where(*_received(guild_id, member_id))
+        params = {
+            "guild": guild_id,
+            "member": member_id,
+            "week": now - timedelta(days=7),
+            "month": now - timedelta(days=30),
+        }
         async with self.db.session() as s:
-            total, week, month, hidden, private = (await s.exec(totals)).one()
+            total, week, month, hidden, private = (await s.exec(_TOTALS, params=params)).one()
             rows = (
                 await s.exec(
                     select(RecognitionEntry)
@@ -770,7 +764,7 @@ def _points() -> Any:
     return func.coalesce(func.sum(RecognitionEntry.amount), 0)
 
 
-def _received(guild_id: int, member_id: int) -> tuple[Any, ...]:
+def _received(guild_id: Any, member_id: Any) -> tuple[Any, ...]:
     """What counts towards a member's total: entries they received that were not revoked."""
     return (
         RecognitionEntry.guild_id == guild_id,
@@ -804,34 +798,55 @@ async def _standings(
     return [Standing(int(member), int(total)) for member, total in (await s.exec(query)).all()]
 
 
-async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: datetime) -> ThanksResult:
-    """After inserting ``entry``: the new total, and pending grants for every milestone reached."""
-    assert entry.id is not None
-    guild_id, member_id = entry.guild_id, entry.receiver_id
-    # The new total, the receiver's private flag and every milestone reached but not yet granted,
-    # in one statement: a one-row totals subquery, outer-joined to the milestones (one row with
-    # NULL milestone columns when none is reached).
+def _totals_query() -> Any:
+    """``/points``' statement, built once with bound parameters: a member's total, totals since
+    ``week`` and ``month``, and their hidden and private choices (NULL without a member row)."""
+    created, amount = col(RecognitionEntry.created_at), col(RecognitionEntry.amount)
+    guild, member = bindparam("guild"), bindparam("member")
+    choice = (col(RecognitionMember.guild_id) == guild, col(RecognitionMember.member_id) == member)
+    return select(
+        _points(),
+        func.coalesce(func.sum(case((created > bindparam("week"), amount))), 0),
+        func.coalesce(func.sum(case((created > bindparam("month"), amount))), 0),
+        select(RecognitionMember.hidden).where(*choice).scalar_subquery(),
+        select(RecognitionMember.private).where(*choice).scalar_subquery(),
+    ).where(*_received(guild, member))
+
+
+def _reached_query() -> Any:
+    """:func:`_result`'s statement, built once with bound parameters: the receiver's total and
+    private flag, and every milestone reached but not yet granted — a one-row totals subquery
+    outer-joined to the milestones (one row with NULL milestone columns when none is reached)."""
+    guild, member = bindparam("guild"), bindparam("member")
     private = select(RecognitionMember.private).where(
-        RecognitionMember.guild_id == guild_id, RecognitionMember.member_id == member_id
+        col(RecognitionMember.guild_id) == guild, col(RecognitionMember.member_id) == member
     )
     totals = (
         select(_points().label("total"), private.scalar_subquery().label("private"))
-        .where(*_received(guild_id, member_id))
+        .where(*_received(guild, member))
         .subquery()
     )
     threshold = col(RecognitionMilestone.threshold)
     granted = select(RecognitionGrant.threshold).where(
-        RecognitionGrant.guild_id == guild_id, RecognitionGrant.member_id == member_id
+        col(RecognitionGrant.guild_id) == guild, col(RecognitionGrant.member_id) == member
     )
-    reached = and_(
-        col(RecognitionMilestone.guild_id) == guild_id, threshold <= totals.c.total, threshold.not_in(granted)
-    )
-    query = (
+    reached = and_(col(RecognitionMilestone.guild_id) == guild, threshold <= totals.c.total, threshold.not_in(granted))
+    return (
         select(totals.c.total, totals.c.private, threshold, col(RecognitionMilestone.role_id))
         .select_from(totals.outerjoin(RecognitionMilestone, reached))
         .order_by(threshold)
     )
-    rows = (await s.exec(query)).all()  # type: ignore[call-overload]
+
+
+_TOTALS = _totals_query()
+_REACHED = _reached_query()
+
+
+async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: datetime) -> ThanksResult:
+    """After inserting ``entry``: the new total, and pending grants for every milestone reached."""
+    assert entry.id is not None
+    guild_id, member_id = entry.guild_id, entry.receiver_id
+    rows = (await s.exec(_REACHED, params={"guild": guild_id, "member": member_id})).all()  # type: ignore[call-overload]
     total, private_ = int(rows[0][0]), rows[0][1]
     grants: list[Grant] = []
     for _, _, reached_threshold, role_id in rows:
