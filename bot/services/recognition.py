@@ -30,7 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, update
+from sqlalchemy import Integer, and_, bindparam, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -316,22 +316,22 @@ class RecognitionService:
             if key is not None and await _has_key(s, guild_id, receiver_id, key):
                 raise NotAllowed("recognition.errors.already_thanked")
             previous = await _check_limits(s, conf, giver_id, receiver_id, now)
-            entry = RecognitionEntry(
-                guild_id=guild_id,
-                giver_id=giver_id,
-                receiver_id=receiver_id,
-                amount=diminished(conf.thanks_points, previous),
-                reason=reason,
-                source=source,
-                ref=ref,
-                award_key=key,
-                channel_id=channel_id,
-                message_id=message_id,
-                created_at=now,
-            )
-            s.add(entry)
-            await s.flush()
-            return await _result(s, entry, previous, now)
+            amount = diminished(conf.thanks_points, previous)
+            entry = {
+                "guild_id": guild_id,
+                "giver_id": giver_id,
+                "receiver_id": receiver_id,
+                "amount": amount,
+                "reason": reason,
+                "source": source,
+                "ref": ref,
+                "award_key": key,
+                "channel_id": channel_id,
+                "message_id": message_id,
+                "created_at": now,
+            }
+            entry_id = (await s.exec(_INSERT_ENTRY, params=entry)).scalar_one()  # a Core insert: no ORM flush
+            return await _result(s, entry_id, guild_id, receiver_id, amount=amount, previous=previous, now=now)
 
     async def award(
         self, guild_id: int, receiver_id: int, *, amount: int, source: str, ref: int, key: str, now: datetime
@@ -357,7 +357,8 @@ class RecognitionService:
                     s.add(entry)
             except IntegrityError:  # a concurrent delivery of the same event won
                 return None
-            return await _result(s, entry, 0, now)
+            assert entry.id is not None
+            return await _result(s, entry.id, guild_id, receiver_id, amount=amount, previous=0, now=now)
 
     async def _on_checkin(self, event: CheckinAnswered) -> None:
         if event.skipped:
@@ -840,12 +841,15 @@ def _reached_query() -> Any:
 
 _TOTALS = _totals_query()
 _REACHED = _reached_query()
+_ENTRIES = RecognitionEntry.__table__  # type: ignore[attr-defined]
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 
 
-async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: datetime) -> ThanksResult:
-    """After inserting ``entry``: the new total, and pending grants for every milestone reached."""
-    assert entry.id is not None
-    guild_id, member_id = entry.guild_id, entry.receiver_id
+async def _result(
+    s: AsyncSession, entry_id: int, guild_id: int, member_id: int, *, amount: int, previous: int, now: datetime
+) -> ThanksResult:
+    """After inserting entry ``entry_id`` (``amount`` points for ``member_id``): the new total, and
+    pending grants for every milestone reached."""
     rows = (await s.exec(_REACHED, params={"guild": guild_id, "member": member_id})).all()  # type: ignore[call-overload]
     total, private_ = int(rows[0][0]), rows[0][1]
     grants: list[Grant] = []
@@ -863,9 +867,9 @@ async def _result(s: AsyncSession, entry: RecognitionEntry, previous: int, now: 
         assert grant.id is not None
         grants.append(Grant(grant.id, guild_id, member_id, grant.threshold, grant.role_id))
     return ThanksResult(
-        entry_id=entry.id,
+        entry_id=entry_id,
         receiver_id=member_id,
-        amount=entry.amount,
+        amount=amount,
         total=total,
         previous=previous,
         private=bool(private_),
