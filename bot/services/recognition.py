@@ -27,6 +27,7 @@ import logging
 import time as systime
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -416,14 +417,7 @@ class RecognitionService:
         }
         async with self.db.session() as s:
             total, week, month, hidden, private = (await s.exec(_TOTALS, params=params)).one()
-            rows = (
-                await s.exec(
-                    select(RecognitionEntry)
-                    .where(RecognitionEntry.guild_id == guild_id, RecognitionEntry.receiver_id == member_id)
-                    .order_by(col(RecognitionEntry.created_at).desc(), col(RecognitionEntry.id).desc())
-                    .limit(recent)
-                )
-            ).all()
+            rows = (await s.exec(_RECENT, params={"guild": guild_id, "member": member_id, "limit": recent})).all()
         prefs = MemberPrefs(hidden=bool(hidden), private=bool(private)) if hidden is not None else MemberPrefs()
         entries = tuple(_entry(r) for r in rows)
         return PointsSummary(member_id, int(total), int(week), int(month), entries, prefs)
@@ -774,29 +768,43 @@ def _received(guild_id: Any, member_id: Any) -> tuple[Any, ...]:
     )
 
 
-async def _standings(
-    s: AsyncSession, guild_id: int, since: datetime | None, until: datetime | None, limit: int
-) -> list[Standing]:
+@cache
+def _standings_query(since: bool, until: bool) -> Any:
+    """:func:`_standings`' statement for a window with or without each bound, built once with
+    bound parameters (``guild``, ``since``, ``until``, ``limit``)."""
+    guild = bindparam("guild")
     points = func.sum(RecognitionEntry.amount).label("points")
     hidden = select(RecognitionMember.member_id).where(
-        RecognitionMember.guild_id == guild_id, col(RecognitionMember.hidden).is_(True)
+        col(RecognitionMember.guild_id) == guild, col(RecognitionMember.hidden).is_(True)
     )
     query = select(RecognitionEntry.receiver_id, points).where(
-        RecognitionEntry.guild_id == guild_id,
+        col(RecognitionEntry.guild_id) == guild,
         col(RecognitionEntry.revoked_at).is_(None),
         col(RecognitionEntry.receiver_id).not_in(hidden),
     )
-    if since is not None:
-        query = query.where(col(RecognitionEntry.created_at) >= since)
-    if until is not None:
-        query = query.where(col(RecognitionEntry.created_at) < until)
-    query = (
+    if since:
+        query = query.where(col(RecognitionEntry.created_at) >= bindparam("since"))
+    if until:
+        query = query.where(col(RecognitionEntry.created_at) < bindparam("until"))
+    return (
         query.group_by(col(RecognitionEntry.receiver_id))
         .having(points > 0)
         .order_by(points.desc(), col(RecognitionEntry.receiver_id))
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    return [Standing(int(member), int(total)) for member, total in (await s.exec(query)).all()]
+
+
+async def _standings(
+    s: AsyncSession, guild_id: int, since: datetime | None, until: datetime | None, limit: int
+) -> list[Standing]:
+    query = _standings_query(since is not None, until is not None)
+    params: dict[str, Any] = {"guild": guild_id, "limit": limit}
+    if since is not None:
+        params["since"] = since
+    if until is not None:
+        params["until"] = until
+    rows = (await s.exec(query, params=params)).all()
+    return [Standing(int(member), int(total)) for member, total in rows]
 
 
 def _totals_query() -> Any:
@@ -841,6 +849,14 @@ def _reached_query() -> Any:
 
 _TOTALS = _totals_query()
 _REACHED = _reached_query()
+_RECENT = (  # a member's latest entries (``/points``)
+    select(RecognitionEntry)
+    .where(
+        col(RecognitionEntry.guild_id) == bindparam("guild"), col(RecognitionEntry.receiver_id) == bindparam("member")
+    )
+    .order_by(col(RecognitionEntry.created_at).desc(), col(RecognitionEntry.id).desc())
+    .limit(bindparam("limit", type_=Integer))
+)
 _ENTRIES = RecognitionEntry.__table__  # type: ignore[attr-defined]
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 
