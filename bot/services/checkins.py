@@ -30,7 +30,7 @@ from itertools import combinations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, false, func, literal_column, or_, union_all, update
+from sqlalchemy import and_, bindparam, false, func, literal_column, or_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -552,14 +552,7 @@ class CheckinService:
             # among them, as :meth:`_open_week` would), then the member's answers.
             timezone, posts = await _posts_and_timezone(s, guild_id)
             answers = {
-                a.week: a
-                for a in (
-                    await s.exec(
-                        select(CheckinAnswer).where(
-                            CheckinAnswer.guild_id == guild_id, CheckinAnswer.member_id == member_id
-                        )
-                    )
-                ).all()
+                a.week: a for a in (await s.exec(_MEMBER_ANSWERS, params={"guild": guild_id, "member": member_id}))
             }
         open_ = _open_among(posts, now) or OpenWeek(week_key(now.astimezone(ZoneInfo(timezone)).date()), None, False)
         posted = [week for week, _, _ in posts]
@@ -916,16 +909,28 @@ async def _answers_and_posts(s: AsyncSession, guild_id: int, member_id: int) -> 
     return answered, posted
 
 
-async def _posts_and_timezone(s: AsyncSession, guild_id: int) -> tuple[str, list[tuple[str, int | None, datetime]]]:
-    """The guild's time zone ("UTC" if never configured) and its posted weeks (week, thread,
-    scheduled time), in one statement: a one-row time-zone subquery outer-joined to the posts."""
-    zone = select(GuildConfig.timezone).where(GuildConfig.guild_id == guild_id).scalar_subquery()
+def _posts_and_timezone_query() -> Any:
+    """The guild's time zone and its posted weeks (week, thread, scheduled time) in one statement,
+    built once with bound parameters: a one-row time-zone subquery outer-joined to the posts."""
+    guild_id = bindparam("guild")
+    zone = select(GuildConfig.timezone).where(col(GuildConfig.guild_id) == guild_id).scalar_subquery()
     guild = select(zone.label("timezone")).subquery()
     posted = and_(col(CheckinPost.guild_id) == guild_id, col(CheckinPost.state) == "posted")
-    query = select(
+    return select(
         guild.c.timezone, col(CheckinPost.week), col(CheckinPost.thread_id), col(CheckinPost.scheduled_at)
     ).select_from(guild.outerjoin(CheckinPost, posted))
-    rows = (await s.exec(query)).all()  # type: ignore[call-overload]
+
+
+_POSTS_AND_TIMEZONE = _posts_and_timezone_query()
+_MEMBER_ANSWERS = select(CheckinAnswer).where(
+    col(CheckinAnswer.guild_id) == bindparam("guild"), col(CheckinAnswer.member_id) == bindparam("member")
+)
+
+
+async def _posts_and_timezone(s: AsyncSession, guild_id: int) -> tuple[str, list[tuple[str, int | None, datetime]]]:
+    """The guild's time zone ("UTC" if never configured) and its posted weeks (week, thread,
+    scheduled time), in one statement (:data:`_POSTS_AND_TIMEZONE`)."""
+    rows = (await s.exec(_POSTS_AND_TIMEZONE, params={"guild": guild_id})).all()  # type: ignore[call-overload]
     timezone = rows[0][0] or "UTC"
     return timezone, [(week, thread, at) for _, week, thread, at in rows if week is not None]
 
