@@ -349,3 +349,16 @@ async def test_each_shard_scope_claims_only_its_own_guilds_work(services: Servic
         assert intro.guild_id == guild_id and intro.member_ids == (7, 8)
     # no scope (a process holding every shard) sees both
     assert {i.guild_id for i in await services.checkins.pending_intros(monday, 5)} == set(guilds.values())
+
+
+async def test_history_finds_the_open_week_in_the_guilds_time_zone(services: Services) -> None:
+    await configured(services, tz="Pacific/Auckland")
+    sunday_noon_utc = utc(2026, 1, 11, 12)  # already Monday 01:00 in Auckland: week 3 there, week 2 in UTC
+    history = await services.checkins.history(G, 7, sunday_noon_utc)
+    assert [(e.week, e.status) for e in history.entries] == [("2026-W03", "open")] and history.streak == 0
+    await post_now(services, utc(2026, 1, 4, 22))  # Monday 11:00 in Auckland, week 2
+    await services.checkins.answer(G, 7, utc(2026, 1, 4, 23), mood=4, note="fine")
+    history = await services.checkins.history(G, 7, sunday_noon_utc)
+    assert [(e.week, e.status, e.mood, e.note) for e in history.entries] == [("2026-W02", "checkin", 4, "fine")]
+    assert history.streak == 1
+    assert (await services.checkins.history(G, 8, sunday_noon_utc)).entries[0].status == "open"

@@ -276,3 +276,22 @@ async def test_a_shard_process_claims_only_its_guilds_weekly_posts(services: Ser
     assert await rec.due_weekly_posts(monday, scope=SHARD0) == []
     (theirs,) = await rec.due_weekly_posts(monday + timedelta(hours=1), scope=SHARD1)
     assert (theirs.guild_id, theirs.week) == (G_SHARD1, "2026-W10"), "untouched until its own process came"
+
+
+async def test_points_totals_per_window_and_the_members_choices(services: Services) -> None:
+    rec = services.recognition
+    for giver, days in ((A, 40), (C, 10), (D, 2)):
+        await thank(services, giver, B, T0 - timedelta(days=days))
+    await thank(services, A, C, T0 - timedelta(days=1))
+    points = await rec.points(G, B, T0)
+    assert (points.total, points.week, points.month) == (30, 10, 20)
+    assert (points.prefs.hidden, points.prefs.private) == (False, False)
+    assert [e.giver_id for e in points.recent] == [D, C, A]
+    await rec.set_prefs(G, B, T0, hidden=True, private=True)
+    choices = (await rec.points(G, B, T0)).prefs
+    assert (choices.hidden, choices.private) == (True, True)
+    assert [(s.member_id, s.points) for s in await rec.leaderboard(G, "all", T0)] == [(C, 10)], "hidden: left out"
+    await rec.set_prefs(G, B, T0, hidden=False)
+    assert [s.member_id for s in await rec.leaderboard(G, "all", T0)] == [B, C]
+    assert [s.member_id for s in await rec.leaderboard(G, "week", T0)] == [B, C]
+    assert (await rec.points(G, E, T0)).total == 0, "a member nobody thanked"
