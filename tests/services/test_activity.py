@@ -126,6 +126,21 @@ async def test_times_are_kept_to_the_microsecond_and_days_are_utc_days(services:
     assert await _days(services) == [(1, datetime(2026, 3, 1, tzinfo=UTC))]
 
 
+async def _flush_fails_while_member_1_is_deleted(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``/privacy delete`` of member 1 commits while a flush waits for the database, which then fails."""
+
+    @asynccontextmanager
+    async def deleted_then_broken() -> AsyncIterator[None]:
+        await services.activity.events.publish(MemberDataDeleted(guild_id=G, member_id=1, at=NOW))
+        raise OSError("database unreachable")
+        yield
+
+    monkeypatch.setattr(services.activity.db, "session", deleted_then_broken)
+    with pytest.raises(OSError):
+        await services.activity.flush(NOW)
+    monkeypatch.undo()
+
+
 async def test_a_member_deleted_while_a_failed_flush_was_writing_is_not_put_back(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,16 +148,7 @@ async def test_a_member_deleted_while_a_failed_flush_was_writing_is_not_put_back
     activity.record(G, 1, NOW)
     activity.record(G, 2, NOW)
 
-    @asynccontextmanager
-    async def deleted_then_broken() -> AsyncIterator[None]:
-        await services.activity.events.publish(MemberDataDeleted(guild_id=G, member_id=1, at=NOW))  # /privacy delete
-        raise OSError("database unreachable")
-        yield
-
-    monkeypatch.setattr(activity.db, "session", deleted_then_broken)
-    with pytest.raises(OSError):
-        await activity.flush(NOW)
-    monkeypatch.undo()
+    await _flush_fails_while_member_1_is_deleted(services, monkeypatch)
     assert activity.buffered(G, 1) is None and activity.buffered(G, 2) == NOW
     assert await activity.flush(NOW) == 1
     assert await activity.get(G, 1) is None and await _days(services) == [(2, datetime(2026, 3, 2, tzinfo=UTC))]
@@ -154,16 +160,7 @@ async def test_activity_after_a_deletion_survives_a_flush_that_failed_during_it(
     activity = services.activity
     activity.record(G, 1, NOW)
 
-    @asynccontextmanager
-    async def deleted_then_broken() -> AsyncIterator[None]:
-        await services.activity.events.publish(MemberDataDeleted(guild_id=G, member_id=1, at=NOW))
-        raise OSError("database unreachable")
-        yield
-
-    monkeypatch.setattr(activity.db, "session", deleted_then_broken)
-    with pytest.raises(OSError):
-        await activity.flush(NOW)
-    monkeypatch.undo()
+    await _flush_fails_while_member_1_is_deleted(services, monkeypatch)
     activity.record(G, 1, NOW + timedelta(hours=1))  # back after the deletion: new activity
     assert await activity.flush(NOW) == 1
     assert await activity.get(G, 1) is not None, "the deletion is not applied again to later activity"
