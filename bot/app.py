@@ -24,6 +24,8 @@ from bot.ui import NO_PINGS, report_error
 
 log = logging.getLogger(__name__)
 
+#: How long guild jobs wait for a guild that is unavailable before serving the others anyway.
+UNAVAILABLE_WAIT = timedelta(minutes=10)
 #: How long the name of a guild on another process's shards is remembered.
 REMOTE_NAME_TTL = timedelta(hours=1)
 #: Modules under ``cogs/`` that a cog imports (views, sending) and that are not extensions themselves.
@@ -101,14 +103,24 @@ class KinshipBot(commands.AutoShardedBot):
         share = 1.0 if self.guild_scope is None else self.guild_scope.shard_count / len(self.guild_scope.shard_ids)
         self.dm_pacer = DmPacer(DM_INTERVAL * share)
         self.synced_commands: list[app_commands.AppCommand] = []
+        self._unavailable_since: datetime | None = None
         self._remote_guild_names: dict[int, tuple[str, datetime]] = {}  # name, when asked
 
     def guilds_ready(self) -> bool:
         """Whether scheduled work may act on guilds: every shard is ready and no guild in the cache
-        is unavailable. Before that (start-up, a shard re-identifying, a Discord outage of a guild)
-        a guild of ours may look empty or absent, and a job would mistake it for a deleted channel
-        or role; guild jobs wait instead (their work is stored, so it is only delayed)."""
-        return self.is_ready() and not any(guild.unavailable for guild in self.guilds)
+        is unavailable. Before that (start-up, a shard re-identifying) a guild of ours may look
+        empty or absent, and a job would mistake it for a deleted channel or role; guild jobs wait
+        instead (their work is stored, so it is only delayed). A guild that stays unavailable
+        (a Discord outage of that guild) holds the others up for at most :data:`UNAVAILABLE_WAIT`."""
+        if not self.is_ready():
+            return False
+        if not any(guild.unavailable for guild in self.guilds):
+            self._unavailable_since = None
+            return True
+        now = self.now()
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+        return now - self._unavailable_since >= UNAVAILABLE_WAIT
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether ``guild_id`` is on one of this process's shards (always, without ``SHARD_IDS``)."""
