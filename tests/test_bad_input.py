@@ -113,12 +113,7 @@ def _option(world: World, value: str, high: int, low: int = 1) -> str:
 
 
 async def _ready(world: World) -> None:
-    await world.configure(
-        help_channel_id=world.help.id,
-        mod_channel_id=world.mods.id,
-        mod_role_id=world.mod_role.id,
-        checkin_channel_id=world.checkins.id,
-    )
+    await world.configure_all()
     await world.owner.slash(world.general, "setup reports limits", **{"per-window": 20, "per-day": 100})
     await world.owner.slash(world.general, "setup recognition points", cooldown_hours=1, daily_cap=50)
 

@@ -74,12 +74,7 @@ async def _ask(world: World, members: list[Any]) -> None:
 async def test_every_report_checkin_and_help_request_is_delivered_once_through_a_flaky_discord(
     world: World, allow_error_logs: list[str]
 ) -> None:
-    await world.configure(
-        help_channel_id=world.help.id,
-        mod_channel_id=world.mods.id,
-        mod_role_id=world.mod_role.id,
-        checkin_channel_id=world.checkins.id,
-    )
+    await world.configure_all()
     await world.owner.slash(world.general, "setup reports limits", **{"per-window": 20, "per-day": 100})
     members = [world.alice, world.bob, world.carol, *(world.member(f"member{i}") for i in range(5))]
     await world.env.settle()

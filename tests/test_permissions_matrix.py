@@ -112,12 +112,7 @@ async def _outsiders(world: World) -> list[Any]:
 
 
 async def test_no_moderator_or_admin_command_works_for_members_or_other_guilds_moderators(world: World) -> None:
-    await world.configure(
-        mod_channel_id=world.mods.id,
-        mod_role_id=world.mod_role.id,
-        help_channel_id=world.help.id,
-        checkin_channel_id=world.checkins.id,
-    )
+    await world.configure_all()
     commands = _protected(world)
     names = {c.qualified_name for c in commands}
     assert {"setup show", "points-revoke", "case view", "cases open", "survey create"} <= names, names

@@ -36,12 +36,7 @@ async def test_forum_channel_is_accepted_as_help_channel(world: World) -> None:
 
 
 async def test_show_reports_configuration_and_health(world: World) -> None:
-    await world.configure(
-        help_channel_id=world.help.id,
-        mod_channel_id=world.mods.id,
-        checkin_channel_id=world.checkins.id,
-        mod_role_id=world.mod_role.id,
-    )
+    await world.configure_all()
     r = await world.owner.slash(world.general, "setup show")
     assert r.ephemeral
     embed = r.response.embeds[0]

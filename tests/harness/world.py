@@ -159,6 +159,15 @@ class World:
         """Write guild settings directly (tests of other features start configured)."""
         await self.services.guilds.update(self.guild.id, self.now(), **changes)
 
+    async def configure_all(self) -> None:
+        """Every channel and the moderator role set, as a guild that finished ``/setup``."""
+        await self.configure(
+            help_channel_id=self.help.id,
+            mod_channel_id=self.mods.id,
+            mod_role_id=self.mod_role.id,
+            checkin_channel_id=self.checkins.id,
+        )
+
     async def restart(self, *, clean: bool = True) -> KinshipBot:
         """Start a new bot on the same database and virtual Discord. ``clean=False`` is a crash:
         the old process gets no chance to flush anything."""
