@@ -88,13 +88,20 @@ async def test_one_leader_posts_and_sweeps_once_and_the_next_leader_does_not_rep
 # ------------------------------------------------------------ two shard processes
 
 
-def _other_guild(world: World) -> tuple[Any, Any, Any, Any, Any]:
+def _shard_process(tdb: TestDatabase, shard: int, key: int) -> Any:
+    """A bot process holding ``shard`` of 2, with the standard guild on shard 0."""
+    return running_world(tdb, shards=(2, (shard,)), guild_shard=0, leadership=lambda e: PostgresLeadership(e, key))
+
+
+async def _other_guild(world: World) -> tuple[Any, Any, Any, Any, Any]:
     """A second guild, on shard 1 (the standard guild is on shard 0), built the same way in every
     world so that its ids match across the two "processes"."""
     env = world.env
     there = env.create_guild("There", owner=env.create_user("tess"), shard_id=1)
     dora, erin = there.add_member(env.create_user("dora")), there.add_member(env.create_user("erin"))
-    return there, dora, erin, there.create_text_channel("check-ins"), there.create_text_channel("moderators")
+    channels = there.create_text_channel("check-ins"), there.create_text_channel("moderators")
+    await env.settle()
+    return there, dora, erin, *channels
 
 
 def _bot_posts(channel: Any) -> list[Any]:
@@ -121,12 +128,9 @@ async def test_each_shard_process_serves_its_own_guilds_once_whoever_leads(tmp_p
         other = tdb.open()
         third_process = PostgresLeadership(other.engine, key)  # holds the lead while B runs
         try:
-            async with running_world(
-                tdb, shards=(2, (0,)), guild_shard=0, leadership=lambda e: PostgresLeadership(e, key)
-            ) as a:
+            async with _shard_process(tdb, 0, key) as a:
                 with a.env.time_context():
-                    there, dora, erin, there_checkins, there_mods = _other_guild(a)
-                    await a.env.settle()
+                    there, dora, erin, there_checkins, there_mods = await _other_guild(a)
                     assert a.bot.get_guild(there.id) is None and a.bot.get_guild(a.guild.id) is not None
                     now = a.now()
                     for guild_id, checkins, mods in (
@@ -155,12 +159,9 @@ async def test_each_shard_process_serves_its_own_guilds_once_whoever_leads(tmp_p
                     assert await a.services.health.list(there.id) == [], "B's channels are not 'missing'"
                     ids = (a.guild.id, there.id, there_checkins.id)
             assert await third_process.is_leader()
-            async with running_world(
-                tdb, shards=(2, (1,)), guild_shard=0, leadership=lambda e: PostgresLeadership(e, key)
-            ) as b:
+            async with _shard_process(tdb, 1, key) as b:
                 with b.env.time_context():
-                    there, dora, erin, there_checkins, there_mods = _other_guild(b)
-                    await b.env.settle()
+                    there, dora, erin, there_checkins, there_mods = await _other_guild(b)
                     assert (b.guild.id, there.id, there_checkins.id) == ids
                     await _at(b, 15, 18, 30)
                     await _guild_jobs(b)
