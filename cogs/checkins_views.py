@@ -1,8 +1,8 @@
 """Buttons, the check-in modal and the message builders of the weekly check-in.
 
 The buttons are :class:`discord.ui.DynamicItem` s whose custom_id carries the guild and the week,
-so they work on old posts after a restart. This module is a helper of ``cogs.checkins``; its
-``setup`` does nothing (every module in ``cogs/`` is loaded as an extension).
+so they work on old posts after a restart. This module is a helper of ``cogs.checkins`` and
+``cogs.checkins_delivery``, not an extension (``*_views`` modules are never loaded as one).
 """
 
 from __future__ import annotations

@@ -24,7 +24,13 @@ def test_every_extension_imports_and_has_setup() -> None:
     for name in names:
         module = importlib.import_module(name)
         assert callable(getattr(module, "setup", None)), f"{name} has no setup()"
-    helpers = {"cogs.help_views", "cogs.reports_views", "cogs.reports_delivery"}
+    helpers = {
+        "cogs.help_views",
+        "cogs.reports_views",
+        "cogs.reports_delivery",
+        "cogs.checkins_views",
+        "cogs.checkins_delivery",
+    }
     assert not helpers & set(names), "helper modules (*_views, *_delivery) are not extensions"
 
 
