@@ -1,7 +1,10 @@
-"""Help requests (issue #3): ``/ask``, ``/helper``, ``/setup topics`` and the follow-through jobs.
+"""Help requests (issue #3): ``/ask``, the request's buttons, ``/setup topics``, ``/setup help-settings``
+and the follow-through jobs.
 
-Discord glue only: the rules live in :mod:`bot.services.help`; the views and the sending of
-threads, pings and escalations (:class:`cogs.help_views.Delivery`) in ``cogs/help_views.py``.
+Discord glue only: the rules live in :mod:`bot.services.help`; the views, the modal and the
+autocompletes in ``cogs/help_views.py``; the sending of threads, pings and escalations
+(:class:`cogs.help_delivery.Delivery`) in ``cogs/help_delivery.py``; the helpers' own commands
+(``/helper``) in ``cogs/helpers.py``.
 """
 
 from __future__ import annotations
@@ -17,16 +20,8 @@ from bot.errors import InvalidInput, NotConfigured
 from bot.services.help import Request
 from bot.ui import COLOR, fit, format_when, lang_of, member_is_moderator, reply, tr
 from cogs._base import FeatureCog
-from cogs.help_views import (
-    AskModal,
-    Delivery,
-    HelpButton,
-    parse_until,
-    thanks_view,
-    topic_choices,
-    topic_list_choices,
-    tz_choices,
-)
+from cogs.help_delivery import Delivery
+from cogs.help_views import AskModal, HelpButton, thanks_view, topic_choices
 
 log = logging.getLogger(__name__)
 _T = app_commands.locale_str
@@ -38,7 +33,6 @@ class HelpCog(FeatureCog):
     setup_children = ("topics", "help_settings")
 
     ask = app_commands.Group(name="ask", description=_T("Ask the community for help"), guild_only=True)
-    helper = app_commands.Group(name="helper", description=_T("Help others, on your own terms"), guild_only=True)
     topics = app_commands.Group(name="topics", description=_T("Manage help topics"))
 
     def __init__(self, bot: KinshipBot) -> None:
@@ -193,104 +187,6 @@ class HelpCog(FeatureCog):
         await reply(interaction, await tr(interaction, "help.still.done"))
         await self.delivery.announce(request, "still", request.asker_id)
         await self.delivery.flush(self.bot.now(), request_id=request.id)
-
-    # ---------------------------------------------------------------- /helper
-
-    @helper.command(name="join", description=_T("Become a helper (or change your topics)"))
-    @app_commands.describe(topics=_T("Comma-separated topics; empty for all topics"))
-    @app_commands.autocomplete(topics=topic_list_choices)
-    async def helper_join(
-        self, interaction: discord.Interaction, topics: app_commands.Range[str, 1, 500] | None = None
-    ) -> None:
-        """Join as helper."""
-        assert interaction.guild_id is not None
-        profile = await self.services.help.join(interaction.guild_id, interaction.user.id, topics, self.bot.now())
-        names = await self._topic_names(interaction, profile.topics) if profile.topics else None
-        names = names or await tr(interaction, "help.helper.all_topics")
-        await reply(interaction, await tr(interaction, "help.helper.joined", topics=names))
-
-    async def _topic_names(self, interaction: discord.Interaction, keys: tuple[str, ...]) -> str:
-        assert interaction.guild_id is not None
-        known = {t.key: t.name for t in await self.services.help.topics(interaction.guild_id)}
-        return ", ".join(known.get(k, k) for k in keys)
-
-    @helper.command(name="leave", description=_T("Stop being a helper"))
-    async def helper_leave(self, interaction: discord.Interaction) -> None:
-        """Leave; open claims are released and followed up again."""
-        assert interaction.guild_id is not None
-        await self.services.help.leave(interaction.guild_id, interaction.user.id, self.bot.now())
-        await reply(interaction, await tr(interaction, "help.helper.left"))
-
-    @helper.command(name="status", description=_T("Available, or away for a while"))
-    @app_commands.describe(status=_T("available or away"), until=_T("For away: e.g. 8h, 3d or 2026-12-24 18:00"))
-    @app_commands.choices(
-        status=[
-            app_commands.Choice(name=_T("available"), value="available"),
-            app_commands.Choice(name=_T("away"), value="away"),
-        ]
-    )
-    async def helper_status(
-        self,
-        interaction: discord.Interaction,
-        status: app_commands.Choice[str],
-        until: app_commands.Range[str, 1, 32] | None = None,
-    ) -> None:
-        """Set availability."""
-        assert interaction.guild_id is not None
-        now = self.bot.now()
-        current = await self.services.help.helper(interaction.guild_id, interaction.user.id)
-        when = parse_until(until, current.timezone if current else "UTC", now) if until else None
-        profile = await self.services.help.set_status(
-            interaction.guild_id, interaction.user.id, status.value, when, now
-        )
-        if profile.status == "available":
-            text = await tr(interaction, "help.helper.available")
-        elif profile.away_until:
-            text = await tr(
-                interaction, "help.helper.away_until", until=discord.utils.format_dt(profile.away_until, "f")
-            )
-        else:
-            text = await tr(interaction, "help.helper.away")
-        await reply(interaction, text)
-
-    @helper.command(name="limits", description=_T("Your boundaries as a helper"))
-    @app_commands.describe(
-        max_open=_T("At most this many open requests at once"),
-        quiet_hours=_T("No pings in these hours, e.g. 22:00-07:00 (or off)"),
-        timezone=_T("Your time zone, e.g. Europe/Berlin"),
-        exclude_topics=_T("Comma-separated topics you'd rather not get (or none)"),
-    )
-    @app_commands.autocomplete(timezone=tz_choices, exclude_topics=topic_list_choices)
-    async def helper_limits(
-        self,
-        interaction: discord.Interaction,
-        max_open: app_commands.Range[int, 1, 20] | None = None,
-        quiet_hours: app_commands.Range[str, 1, 16] | None = None,
-        timezone: app_commands.Range[str, 1, 64] | None = None,
-        exclude_topics: app_commands.Range[str, 1, 500] | None = None,
-    ) -> None:
-        """Set boundaries."""
-        assert interaction.guild_id is not None
-        p = await self.services.help.set_limits(
-            interaction.guild_id,
-            interaction.user.id,
-            self.bot.now(),
-            max_open=max_open,
-            quiet_hours=quiet_hours,
-            timezone=timezone,
-            exclude_topics=exclude_topics,
-        )
-        none = await tr(interaction, "help.helper.none")
-        excluded = await self._topic_names(interaction, p.excluded_topics) if p.excluded_topics else none
-        text = await tr(
-            interaction,
-            "help.helper.limits",
-            max_open=p.max_open,
-            quiet=p.quiet_hours or none,
-            timezone=p.timezone,
-            excluded=excluded,
-        )
-        await reply(interaction, text)
 
     # ------------------------------------------------------------ /setup topics
 

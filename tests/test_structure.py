@@ -26,6 +26,7 @@ def test_every_extension_imports_and_has_setup() -> None:
         assert callable(getattr(module, "setup", None)), f"{name} has no setup()"
     helpers = {
         "cogs.help_views",
+        "cogs.help_delivery",
         "cogs.reports_views",
         "cogs.reports_delivery",
         "cogs.checkins_views",
