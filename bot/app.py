@@ -24,8 +24,6 @@ from bot.ui import NO_PINGS, report_error
 
 log = logging.getLogger(__name__)
 
-#: How long guild jobs wait for a guild that is unavailable before serving the others anyway.
-UNAVAILABLE_WAIT = timedelta(minutes=10)
 #: How long the name of a guild on another process's shards is remembered.
 REMOTE_NAME_TTL = timedelta(hours=1)
 #: Modules under ``cogs/`` that a cog imports (views, sending) and that are not extensions themselves.
@@ -90,9 +88,9 @@ class KinshipBot(commands.AutoShardedBot):
         self.db = db
         self.services = services
         self.scheduler = scheduler
-        #: The guilds this process serves in scheduled work; ``None`` = every guild (all shards).
-        self.guild_scope = GuildScope.of(settings.shard_count, settings.shard_ids)
-        scheduler.shard_local = self.guild_scope is not None
+        #: The guilds on this process's shards; ``None`` = every guild (all shards).
+        self.shard_scope = GuildScope.of(settings.shard_count, settings.shard_ids)
+        scheduler.shard_local = self.shard_scope is not None
         scheduler.guilds_ready = self.guilds_ready
         self.now = now
         self.extension_names = list(extensions) if extensions is not None else all_extensions()
@@ -100,31 +98,39 @@ class KinshipBot(commands.AutoShardedBot):
         self._sync_hooks: dict[str, list[Callable[..., None]]] = {}
         #: Shared by every feature that sends DMs, so together they stay under Discord's pace. The
         #: pace is per bot account: a process holding some of the shards takes its share of it.
-        share = 1.0 if self.guild_scope is None else self.guild_scope.shard_count / len(self.guild_scope.shard_ids)
+        share = 1.0 if self.shard_scope is None else self.shard_scope.shard_count / len(self.shard_scope.shard_ids)
         self.dm_pacer = DmPacer(DM_INTERVAL * share)
         self.synced_commands: list[app_commands.AppCommand] = []
-        self._unavailable_since: datetime | None = None
         self._remote_guild_names: dict[int, tuple[str, datetime]] = {}  # name, when asked
 
     def guilds_ready(self) -> bool:
-        """Whether scheduled work may act on guilds: every shard is ready and no guild in the cache
-        is unavailable. Before that (start-up, a shard re-identifying) a guild of ours may look
-        empty or absent, and a job would mistake it for a deleted channel or role; guild jobs wait
-        instead (their work is stored, so it is only delayed). A guild that stays unavailable
-        (a Discord outage of that guild) holds the others up for at most :data:`UNAVAILABLE_WAIT`."""
-        if not self.is_ready():
-            return False
-        if not any(guild.unavailable for guild in self.guilds):
-            self._unavailable_since = None
-            return True
-        now = self.now()
-        if self._unavailable_since is None:
-            self._unavailable_since = now
-        return now - self._unavailable_since >= UNAVAILABLE_WAIT
+        """Whether scheduled work may act on guilds: every shard is ready. Before that a guild of
+        ours may look empty or absent, and a job would mistake it for a deleted channel or role;
+        guild jobs wait instead (their work is stored, so it is only delayed)."""
+        return self.is_ready()
+
+    @property
+    def guild_scope(self) -> GuildScope | None:
+        """The guilds scheduled work may act on now: those on this process's shards
+        (:attr:`shard_scope`) minus those Discord marks unavailable (an outage, or a re-identified
+        shard whose guilds are still arriving), whose channels and roles are not in the cache. Every
+        guild job's claim query filters on it, so an unavailable guild's work waits, unclaimed and
+        with no problem recorded, until its GUILD_CREATE, while the other guilds are served at once.
+        ``None`` = every guild."""
+        return GuildScope.narrowed(self.shard_scope, self.unavailable_guild_ids())
+
+    def unavailable_guild_ids(self) -> frozenset[int]:
+        """This process's cached guilds that Discord marks unavailable right now."""
+        return frozenset(guild.id for guild in self.guilds if guild.unavailable)
+
+    def served_guilds(self) -> list[discord.Guild]:
+        """:attr:`guild_scope` for a job that walks the cache instead of claiming rows: this
+        process's guilds (its shards' cache) that are available."""
+        return [guild for guild in self.guilds if not guild.unavailable]
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether ``guild_id`` is on one of this process's shards (always, without ``SHARD_IDS``)."""
-        return self.guild_scope is None or self.guild_scope.owns(guild_id)
+        return self.shard_scope is None or self.shard_scope.owns(guild_id)
 
     async def guild_name(self, guild_id: int) -> str:
         """A guild's name for a DM ("" when unknown). A guild on another process's shards is asked

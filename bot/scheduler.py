@@ -68,8 +68,9 @@ class Scheduler:
         #: Set by the bot when it holds only some shards (``SHARD_IDS``): then ``per_guild`` jobs run
         #: here for this process's guilds, whoever leads (only this process can reach them).
         self.shard_local = False
-        #: Set by the bot: whether its guilds are loaded (False before READY and while a shard's
-        #: guilds are still arriving, when a guild in the cache has no channels or roles yet).
+        #: Set by the bot: whether its guilds are loaded (False until every shard is READY, when a
+        #: guild in the cache has no channels or roles yet). A single unavailable guild does not hold
+        #: the jobs: ``bot.guild_scope`` leaves it out of every guild job's claims instead.
         self.guilds_ready: Callable[[], bool] = lambda: True
         self._jobs: dict[str, _Entry] = {}
         self._aps: AsyncIOScheduler | None = None
@@ -86,8 +87,8 @@ class Scheduler:
         - default: only in the leader (work on the database alone, e.g. retention);
         - ``leader_only=False``: in every process (each flushes its own buffers);
         - ``per_guild=True``: work that acts on guilds in Discord. The job must limit itself to
-          ``bot.guild_scope`` (the guilds on this process's shards). A process holding every shard
-          runs it when it leads; one started with ``SHARD_IDS`` runs it for its own guilds.
+          ``bot.guild_scope`` (the available guilds on this process's shards). A process holding
+          every shard runs it when it leads; one started with ``SHARD_IDS`` runs it for its own guilds.
         """
         self._jobs[name] = _Entry(name, seconds, job, leader_only, per_guild)
         if self._aps is not None:

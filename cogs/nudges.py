@@ -145,7 +145,7 @@ class NudgesCog(FeatureCog):
 
     async def _sweep(self, now: datetime) -> None:
         await self.services.activity.flush(now)  # decide on fresh data
-        for guild in list(self.bot.guilds):  # this process's guilds only (its shards' cache)
+        for guild in self.bot.served_guilds():  # this process's available guilds (its shards' cache)
             result = await self.services.nudges.sweep(guild.id, now)
             if result is not None:
                 log.info("nudges sweep %s in guild %s planned %d prompt(s)", result.period, guild.id, result.planned)

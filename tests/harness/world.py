@@ -150,6 +150,20 @@ class World:
         self.env.backend.delete_channel(channel.id)
         await self.env.settle()
 
+    async def guild_unavailable(self, guild: Any) -> None:
+        """Discord marks ``guild`` unavailable (an outage of that guild): GUILD_DELETE with
+        ``unavailable: true``. discord.py keeps it in the cache with ``unavailable`` set."""
+        self.env.backend.emit("GUILD_DELETE", {"id": str(guild.id), "unavailable": True})
+        await self.env.settle()
+
+    async def guild_available(self, guild: Any) -> None:
+        """The outage is over: Discord sends the guild's GUILD_CREATE again."""
+        from simcord.backend import serializers
+
+        backend = self.env.backend
+        backend.emit("GUILD_CREATE", serializers.guild_create_payload(backend, backend.guilds[guild.id]))
+        await self.env.settle()
+
     def allow_command_for(self, name: str, *members: Any) -> None:
         """An admin overrides a command's integration permissions so these members see it."""
         command = next(c for c in self.bot.synced_commands if c.name == name)
