@@ -8,6 +8,7 @@ message builders in ``cogs/checkins_views.py``; the weekly post, reminders and b
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -15,14 +16,45 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.services.checkins import DAYS, next_post_at
+from bot.services.checkins import DAYS, Schedule, next_post_at
+from bot.services.guilds import GuildSettings
 from bot.ui import format_when, lang_of, reply, tr
 from cogs._base import FeatureCog
 from cogs.checkins_delivery import Delivery
-from cogs.checkins_views import AnswerButton, BuddyLeaveButton, RemindersOffButton, open_modal, render_history
+from cogs.checkins_views import (
+    AnswerButton,
+    BuddyLeaveButton,
+    RemindersOffButton,
+    open_modal,
+    render_history,
+)
 
 log = logging.getLogger(__name__)
 _T = app_commands.locale_str
+
+
+def render_schedule(schedule: Schedule, settings: GuildSettings, now: datetime, lang: str) -> str:
+    """``/setup checkins``' answer: the schedule, the reminders, and what is still missing."""
+    text = i18n.t(
+        "checkins.setup_saved",
+        lang,
+        state=i18n.t("checkins.state_on" if schedule.enabled else "checkins.state_off", lang),
+        day=i18n.t(f"checkins.days.{schedule.weekday}", lang),
+        time=schedule.time_text,
+        timezone=settings.timezone,
+        next=format_when(next_post_at(schedule, settings.tz, now)),
+        grace=schedule.grace_hours,
+        reminder=f"{schedule.reminder_hour:02d}",
+        closed_dms=closed_dms_text(schedule, lang),
+    )
+    if settings.checkin_channel_id is None:
+        text += "\n" + i18n.t("checkins.no_channel", lang)
+    return text
+
+
+def closed_dms_text(schedule: Schedule, lang: str) -> str:
+    """What members with closed DMs get: no reminder, or a mention in the week's thread."""
+    return i18n.t("checkins.closed_dms.thread" if schedule.thread_reminders else "checkins.closed_dms.none", lang)
 
 
 class CheckinsCog(FeatureCog):
@@ -108,41 +140,41 @@ class CheckinsCog(FeatureCog):
         enabled=_T("Post the weekly check-in (on by default)"),
         grace_hours=_T("How many hours late the post may still go out after downtime (default 12)"),
         reminder_hour=_T("Hour (0-23) from which opted-in members get a reminder DM"),
+        closed_dms=_T("Reminders for members whose DMs are closed: none (default) or a mention in the thread"),
     )
-    @app_commands.choices(day=[app_commands.Choice(name=_T(d.capitalize()), value=i) for i, d in enumerate(DAYS)])
+    @app_commands.choices(
+        day=[app_commands.Choice(name=_T(d.capitalize()), value=i) for i, d in enumerate(DAYS)],
+        closed_dms=[
+            app_commands.Choice(name=_T("No public reminder"), value="none"),
+            app_commands.Choice(name=_T("A mention in the week's thread"), value="thread"),
+        ],
+    )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def setup_checkins(  # noqa: PLR0917 - slash options are parameters
         self,
         interaction: discord.Interaction,
-        day: app_commands.Choice[int],
-        time: app_commands.Range[str, 1, 5],
+        day: app_commands.Choice[int] | None = None,
+        time: app_commands.Range[str, 1, 5] | None = None,
         enabled: bool | None = None,
         grace_hours: app_commands.Range[int, 0, 72] | None = None,
         reminder_hour: app_commands.Range[int, 0, 23] | None = None,
+        closed_dms: app_commands.Choice[str] | None = None,
     ) -> None:
-        """Set the weekly schedule."""
+        """Change the weekly schedule and the reminders; without options, show them."""
         assert interaction.guild_id is not None
-        changes: dict[str, Any] = {"weekday": day.value, "time": time}
-        for name, value in (("enabled", enabled), ("grace_hours", grace_hours), ("reminder_hour", reminder_hour)):
-            if value is not None:
-                changes[name] = value
+        given = {
+            "weekday": day.value if day else None,
+            "time": time,
+            "enabled": enabled,
+            "grace_hours": grace_hours,
+            "reminder_hour": reminder_hour,
+            "thread_reminders": closed_dms.value == "thread" if closed_dms else None,
+        }
+        changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
         now = self.bot.now()
         schedule = await self.services.checkins.configure(interaction.guild_id, now, **changes)
         settings = await self.services.guilds.get(interaction.guild_id)
-        lang = await lang_of(interaction)
-        text = i18n.t(
-            "checkins.setup_saved",
-            lang,
-            state=i18n.t("checkins.state_on" if schedule.enabled else "checkins.state_off", lang),
-            day=i18n.t(f"checkins.days.{schedule.weekday}", lang),
-            time=schedule.time_text,
-            timezone=settings.timezone,
-            next=format_when(next_post_at(schedule, settings.tz, now)),
-            grace=schedule.grace_hours,
-            reminder=f"{schedule.reminder_hour:02d}",
-        )
-        if settings.checkin_channel_id is None:
-            text += "\n" + i18n.t("checkins.no_channel", lang)
+        text = render_schedule(schedule, settings, now, await lang_of(interaction))
         await reply(interaction, text)
 
     @app_commands.command(name="buddies", description=_T("How check-in buddies are paired"))

@@ -5,7 +5,8 @@ Jobs (the scheduler is only a clock; the tables hold the state):
 
 * ``checkins.post`` (60 s) — claims due weekly posts (one per guild and ISO week) and sends them.
 * ``checkins.remind`` (2 s) — at most one reminder DM per tick, so DMs are paced well under 1/s;
-  members whose DMs are closed are mentioned in the week's thread instead.
+  members whose DMs are closed are mentioned in the week's thread instead where the guild chose
+  that (``/setup checkins closed_dms``), and otherwise not reminded (the default).
 * ``checkins.buddies`` (60 s) — pairs opted-in members once per period and introduces them.
 
 All three are per-guild jobs: a process started with ``SHARD_IDS`` runs them for the guilds on its
@@ -137,8 +138,10 @@ class Delivery:
                     await self.services.checkins.reminder_result(job.guild_id, job.member_id, job.week, "sent")
                     continue
                 if outcome == "dm_closed":
-                    await self.services.checkins.reminder_result(job.guild_id, job.member_id, job.week, "dm_closed")
-                    if job.thread_id is None:
+                    # A mention in the week's thread only where the guild chose it; else no reminder.
+                    if not await self.services.checkins.reminder_result(
+                        job.guild_id, job.member_id, job.week, "dm_closed"
+                    ):
                         continue
                 else:
                     retry = outcome in ("retry", "dm_too_fast")

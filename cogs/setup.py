@@ -62,10 +62,15 @@ def _mention(guild: discord.Guild, channel_id: int | None, lang: str) -> str:
     return f"<#{channel_id}>" if guild.get_channel(channel_id) else i18n.t("setup.show.deleted", lang, id=channel_id)
 
 
-def render_show(
-    guild: discord.Guild, settings: GuildSettings, findings: list[Finding], problems: list, lang: str
+def render_show(  # noqa: PLR0917 - the parts of one embed
+    guild: discord.Guild,
+    settings: GuildSettings,
+    findings: list[Finding],
+    problems: list,
+    lang: str,
+    thread_reminders: bool = False,
 ) -> discord.Embed:
-    """The ``/setup show`` embed."""
+    """The ``/setup show`` embed (``thread_reminders``: the check-in setting for closed DMs)."""
     worst = "error" if any(f.level == "error" for f in findings) or problems else "ok"
     if worst == "ok" and any(f.level == "warn" for f in findings):
         worst = "warn"
@@ -78,6 +83,8 @@ def render_show(
     embed.add_field(name=i18n.t("setup.show.mod_role", lang), value=role, inline=True)
     embed.add_field(name=i18n.t("setup.show.timezone", lang), value=settings.timezone, inline=True)
     embed.add_field(name=i18n.t("setup.show.language", lang), value=settings.language, inline=True)
+    closed_dms = i18n.t("checkins.closed_dms.thread" if thread_reminders else "checkins.closed_dms.none", lang)
+    embed.add_field(name=i18n.t("setup.show.closed_dms", lang), value=closed_dms, inline=False)
     lines = []
     for f in findings:
         params = dict(f.params)
@@ -180,7 +187,10 @@ class SetupCog(FeatureCog):
         ]
         findings = self.services.guilds.evaluate(settings, observed)
         problems = await self.services.health.list(guild.id)
-        await reply(interaction, embed=render_show(guild, settings, findings, problems, await lang_of(interaction)))
+        schedule = await self.services.checkins.get_schedule(guild.id)
+        lang = await lang_of(interaction)
+        embed = render_show(guild, settings, findings, problems, lang, schedule.thread_reminders)
+        await reply(interaction, embed=embed)
 
 
 async def setup(bot: KinshipBot) -> None:

@@ -27,6 +27,9 @@ class CheckinSchedule(SQLModel, table=True):
     reminder_hour: int = Field(default=18)
     buddy_weeks: int = Field(default=1)
     buddy_dm: bool = Field(default=False)
+    #: Remind members whose DMs are closed with a mention in the week's (public) thread. Off: they
+    #: get no reminder at all — a public ping is not what a support group expects.
+    thread_reminders: bool = Field(default=False)
     updated_at: datetime = utc_field()
 
 
@@ -100,7 +103,7 @@ class CheckinReminder(SQLModel, table=True):
     member_id: int = snowflake(index=True)
     week: str = Field(max_length=8)
     via: str = Field(default="dm", max_length=8)  # dm | thread
-    state: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    state: str = Field(default="sending", max_length=16)  # sending | sent | failed | dm_closed (not reminded)
     created_at: datetime = utc_field()
 
 

@@ -30,7 +30,7 @@ from itertools import combinations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, false, func, literal_column, or_, union_all, update
+from sqlalchemy import and_, bindparam, false, func, literal_column, or_, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -79,6 +79,8 @@ class Schedule:
     reminder_hour: int = 18
     buddy_weeks: int = 1
     buddy_dm: bool = False
+    #: Members whose DMs are closed: a mention in the week's thread (True) or no reminder (False).
+    thread_reminders: bool = False
 
     @property
     def time_text(self) -> str:
@@ -310,6 +312,9 @@ class CheckinService:
         allowed = set(Schedule.__dataclass_fields__) - {"guild_id"}
         if set(changes) - allowed:
             raise TypeError(f"unknown check-in settings: {sorted(set(changes) - allowed)}")
+        for name in ("enabled", "buddy_dm", "thread_reminders"):
+            if name in changes and not isinstance(changes[name], bool):
+                raise TypeError(f"check-in setting {name} is on or off, not {changes[name]!r}")
         async with self.db.session() as s:
             row = await s.get(CheckinSchedule, guild_id, with_for_update=True)
             if row is None:
@@ -603,9 +608,10 @@ class CheckinService:
     async def claim_reminders(
         self, now: datetime, dm_slots: int, *, scope: GuildScope | None = None
     ) -> list[ReminderJob]:
-        """Reminders due now, claimed (one per member per week): up to ``dm_slots`` DMs, plus every
-        member whose DMs are closed (they are mentioned in the week's thread instead). Only guilds
-        in ``scope`` (this process's shards)."""
+        """Reminders due now, claimed (one per member per week): up to ``dm_slots`` DMs, plus, where
+        the guild chose ``thread_reminders``, every member whose DMs are closed (they are mentioned
+        in the week's thread instead). Without that setting (the default) a member whose DMs are
+        closed is not reminded. Only guilds in ``scope`` (this process's shards)."""
         jobs: list[ReminderJob] = []
         async with self.db.session() as s:
             posts = (
@@ -629,6 +635,7 @@ class CheckinService:
                 reminded = select(CheckinReminder.member_id).where(
                     CheckinReminder.guild_id == post.guild_id, CheckinReminder.week == post.week
                 )
+                reachable = true() if schedule.thread_reminders else col(CheckinMember.dm_closed).is_(False)
                 members = (
                     await s.exec(
                         select(CheckinMember)
@@ -637,6 +644,7 @@ class CheckinService:
                             col(CheckinMember.reminders).is_(True),
                             col(CheckinMember.member_id).not_in(answered),
                             col(CheckinMember.member_id).not_in(reminded),
+                            reachable,
                         )
                         .order_by(col(CheckinMember.dm_closed).desc(), col(CheckinMember.id))
                     )
@@ -665,10 +673,13 @@ class CheckinService:
         member_id: int,
         week: str,
         outcome: Literal["sent", "dm_closed", "failed", "release"],
-    ) -> None:
+    ) -> bool:
         """Record how a reminder went. ``dm_closed`` remembers it (no more DMs until the member
-        interacts again) and turns the reminder into a mention in the thread; ``release`` frees
-        the claim so a later tick retries."""
+        interacts again); where the guild chose ``thread_reminders`` and the week has a thread,
+        the reminder becomes a mention there and this returns ``True`` (mention them now).
+        Otherwise the member is simply not reminded this week: the claim stays, recorded as
+        ``dm_closed``, so it is never retried nor sent twice. ``release`` frees the claim so a
+        later tick retries."""
         async with self.db.session() as s:
             row = (
                 await s.exec(
@@ -680,17 +691,19 @@ class CheckinService:
                 )
             ).first()
             if row is None:
-                return
+                return False
             if outcome == "release":
                 await s.delete(row)
-                return
+                return False
             if outcome == "dm_closed":
                 member = await _member(s, guild_id, member_id)
                 if member is not None:
                     member.dm_closed = True
-                row.via, row.state = "thread", "sending"
-                return
+                if await _thread_reminder_possible(s, guild_id, week):
+                    row.via, row.state = "thread", "sending"
+                    return True
             row.state = outcome
+            return False
 
     # ----------------------------------------------------------------------------- buddies
 
@@ -844,6 +857,7 @@ def _schedule(row: CheckinSchedule) -> Schedule:
         reminder_hour=row.reminder_hour,
         buddy_weeks=row.buddy_weeks,
         buddy_dm=row.buddy_dm,
+        thread_reminders=row.thread_reminders,
     )
 
 
@@ -856,6 +870,21 @@ async def _schedules(s: AsyncSession, guild_ids: list[int]) -> dict[int, Schedul
         return {}
     rows = (await s.exec(select(CheckinSchedule).where(col(CheckinSchedule.guild_id).in_(guild_ids)))).all()
     return {r.guild_id: _schedule(r) for r in rows}
+
+
+async def _thread_reminder_possible(s: AsyncSession, guild_id: int, week: str) -> bool:
+    """Whether the guild reminds members with closed DMs in the thread and that week has one."""
+    query = (
+        select(CheckinPost.thread_id)
+        .join(CheckinSchedule, col(CheckinSchedule.guild_id) == col(CheckinPost.guild_id))
+        .where(
+            CheckinPost.guild_id == guild_id,
+            CheckinPost.week == week,
+            col(CheckinSchedule.thread_reminders).is_(True),
+            col(CheckinPost.thread_id).is_not(None),
+        )
+    )
+    return (await s.exec(query)).first() is not None
 
 
 async def _member(s: AsyncSession, guild_id: int, member_id: int) -> CheckinMember | None:

@@ -342,7 +342,9 @@ async def test_reminder_dms_are_paced(world: World) -> None:
     assert all((b - a).total_seconds() >= 1 for a, b in itertools.pairwise(sent))
 
 
-async def test_closed_dms_are_remembered_and_the_reminder_goes_to_the_thread(world: World) -> None:
+async def test_closed_dms_are_remembered_and_the_reminder_goes_to_the_thread_when_chosen(world: World) -> None:
+    r = await world.owner.slash(world.general, "setup checkins", closed_dms="thread")
+    assert "members whose DMs are closed: a mention in the week's thread" in r.response.content
     await world.alice.slash(world.general, "checkin reminders", state="on")
     await posted(world)
     await jump(world, EVENING)
@@ -365,6 +367,52 @@ async def test_closed_dms_are_remembered_and_the_reminder_goes_to_the_thread(wor
     # interacting again re-opens DMs
     await world.alice.click(the_post(world), label="Not this week")
     assert not (await world.services.checkins.prefs(world.guild.id, world.alice.id)).dm_closed
+
+
+async def test_by_default_a_member_whose_dms_are_closed_gets_no_public_reminder(world: World) -> None:
+    await world.alice.slash(world.general, "checkin reminders", state="on")
+    await world.bob.slash(world.general, "checkin reminders", state="on")
+    await posted(world)
+    thread = thread_of(world)
+    in_thread = len(world.requests("POST", f"/channels/{thread.id}/messages"))
+    await jump(world, EVENING)
+    world.env.inject_error("POST", "/channels/*/messages", status=403, code=50007)
+    await world.tick("checkins.remind")  # alice's DM fails: DMs closed
+    assert (await world.services.checkins.prefs(world.guild.id, world.alice.id)).dm_closed
+    for _ in range(4):
+        await world.advance(2)
+        await world.tick("checkins.remind")
+    assert len(dms(world.bob)) == 1, "the others are reminded as usual"
+    assert len(world.requests("POST", f"/channels/{thread.id}/messages")) == in_thread, "nothing in the thread"
+    assert all(world.alice.mention not in m.content for m in thread.history())
+    dm_opens = len(world.requests("POST", "/users/@me/channels"))
+    await world.advance(3600)
+    await world.tick("checkins.remind")
+    assert len(world.requests("POST", "/users/@me/channels")) == dm_opens, "recorded: not retried"
+    # next week: no DM attempt (closed) and still nothing in public
+    await jump(world, datetime(2026, 1, 12, 18, 0, tzinfo=UTC))
+    await world.tick("checkins.post")
+    week2 = thread_of(world)
+    for _ in range(3):
+        await world.tick("checkins.remind")
+        await world.advance(2)
+    assert all(world.alice.mention not in m.content for m in week2.history())
+    assert len(dms(world.bob)) == 2
+    r = await world.owner.slash(world.general, "setup show")
+    field = next(f for f in r.response.embeds[0].fields if f.name == "Check-in reminders when DMs are closed")
+    assert field.value == "no public reminder"
+
+
+async def test_setup_checkins_in_german_names_the_closed_dm_setting(world: World) -> None:
+    world.set_locale(world.owner, "de")
+    r = await world.owner.slash(world.general, "setup checkins", closed_dms="thread")
+    assert "Mitglieder mit geschlossenen DMs: eine Erwähnung im Thread der Woche" in r.response.content
+    assert (await world.services.checkins.get_schedule(world.guild.id)).thread_reminders
+    r = await world.owner.slash(world.general, "setup show")
+    field = next(f for f in r.response.embeds[0].fields if f.name == "Check-in-Erinnerung bei geschlossenen DMs")
+    assert field.value == "eine Erwähnung im Thread der Woche"
+    r = await world.owner.slash(world.general, "setup checkins")
+    assert "jeden Montag um 10:00" in r.response.content, "without options it shows the settings"
 
 
 async def test_dms_pause_for_ten_minutes_after_opening_too_fast(world: World) -> None:

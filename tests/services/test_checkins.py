@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import Connection
 
+from bot.db import Database
 from bot.errors import InvalidInput
 from bot.services import Services
 from bot.services.checkins import (
@@ -244,7 +246,7 @@ async def test_sharing_without_a_thread_stays_private(services: Services) -> Non
 
 
 async def test_one_reminder_per_member_per_week(services: Services) -> None:
-    await configured(services)
+    await configured(services, thread_reminders=True)  # closed DMs: a mention in the thread
     for member in (7, 8, 9):
         await services.checkins.set_reminders(G, member, True, utc(2026, 1, 1))
     await post_now(services, utc(2026, 1, 5, 10))
@@ -262,6 +264,72 @@ async def test_one_reminder_per_member_per_week(services: Services) -> None:
     await post_now(services, utc(2026, 1, 12, 10))
     jobs = await services.checkins.claim_reminders(utc(2026, 1, 12, 18), 0)
     assert [(j.member_id, j.via) for j in jobs] == [(7, "thread")]
+
+
+async def test_by_default_a_member_whose_dms_are_closed_is_not_reminded_in_public(services: Services) -> None:
+    await configured(services)
+    assert not (await services.checkins.get_schedule(G)).thread_reminders, "no public reminder by default"
+    for member in (7, 8):
+        await services.checkins.set_reminders(G, member, True, utc(2026, 1, 1))
+    await post_now(services, utc(2026, 1, 5, 10))
+    [job] = await services.checkins.claim_reminders(utc(2026, 1, 5, 18), 1)
+    assert (job.member_id, job.via) == (7, "dm")
+    assert await services.checkins.reminder_result(G, 7, "2026-W02", "dm_closed") is False, "no mention in the thread"
+    assert (await services.checkins.prefs(G, 7)).dm_closed
+    jobs = await services.checkins.claim_reminders(utc(2026, 1, 5, 18, 1), 5)
+    assert [(j.member_id, j.via) for j in jobs] == [(8, "dm")], "member 7 is recorded: not retried"
+    assert await services.checkins.reminder_result(G, 8, "2026-W02", "sent") is False
+    assert await services.checkins.claim_reminders(utc(2026, 1, 5, 20), 5) == [], "never twice"
+    # next week: no DM is tried (closed) and no thread mention either
+    await post_now(services, utc(2026, 1, 12, 10))
+    jobs = await services.checkins.claim_reminders(utc(2026, 1, 12, 18), 5)
+    assert [(j.member_id, j.via) for j in jobs] == [(8, "dm")]
+    # the admin turns the thread reminder on: member 7 is mentioned there, once
+    await services.checkins.configure(G, utc(2026, 1, 12, 18), thread_reminders=True)
+    jobs = await services.checkins.claim_reminders(utc(2026, 1, 12, 18, 1), 0)
+    assert [(j.member_id, j.via) for j in jobs] == [(7, "thread")]
+    assert await services.checkins.claim_reminders(utc(2026, 1, 12, 18, 2), 5) == []
+
+
+async def test_a_dm_that_fails_becomes_a_thread_mention_only_with_the_setting_and_a_thread(services: Services) -> None:
+    await configured(services, thread_reminders=True)
+    await services.checkins.set_reminders(G, 7, True, utc(2026, 1, 1))
+    [job] = await services.checkins.claim_due_posts(utc(2026, 1, 5, 10))
+    await services.checkins.post_done(job.post_id, utc(2026, 1, 5, 10), channel_id=CH, message_id=1, thread_id=None)
+    [reminder] = await services.checkins.claim_reminders(utc(2026, 1, 5, 18), 1)
+    assert await services.checkins.reminder_result(G, 7, reminder.week, "dm_closed") is False, "no thread to post in"
+    assert await services.checkins.claim_reminders(utc(2026, 1, 5, 19), 5) == []
+
+
+async def test_guilds_configured_before_the_setting_get_no_public_reminder(db: Database) -> None:
+    """checkins_0002 on a database with a schedule from before it: the new default, off."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import alembic_config
+
+    def down(conn: Connection) -> None:
+        command.downgrade(alembic_config(conn), "checkins_0001")
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(down)
+        await conn.execute(
+            text(
+                "INSERT INTO checkin_schedule (guild_id, enabled, weekday, hour, minute, grace_hours, reminder_hour,"
+                " buddy_weeks, buddy_dm, updated_at) VALUES (:g, true, 2, 9, 0, 12, 18, 1, false, :t)"
+            ),
+            {"g": G, "t": utc(2026, 1, 1)},
+        )
+    await db.migrate()
+    schedule = await Services.build(ServiceContext(db=db)).checkins.get_schedule(G)
+    assert (schedule.weekday, schedule.hour, schedule.thread_reminders) == (2, 9, False)
+
+
+async def test_the_closed_dm_setting_is_on_or_off(services: Services) -> None:
+    with pytest.raises(TypeError):
+        await services.checkins.configure(G, utc(2026, 1, 1), thread_reminders="thread")
+    schedule = await services.checkins.configure(G, utc(2026, 1, 1), thread_reminders=True)
+    assert schedule.thread_reminders and (await services.checkins.get_schedule(G)).thread_reminders
 
 
 # ------------------------------------------------------------------------------- buddies
