@@ -1,0 +1,1 @@
+"""``python -m bot demo``: try Kinship offline, without a Discord account (see ``bot/demo/story.py``)."""
