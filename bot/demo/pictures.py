@@ -84,7 +84,14 @@ class Camera:
                 manager = preview._capture_manager
                 manager._browser = self._browser  # our browser, not one Playwright would have to download
                 try:
-                    await preview.screenshot(path, viewer=viewer, target=target, allow_incomplete=True)
+                    # A channel picture shows the viewport up to the latest message; a message picture only that message.
+                    await preview.screenshot(
+                        path,
+                        viewer=viewer,
+                        target=None if layout == "channel" else target,
+                        mode="viewport" if layout == "channel" else "surface",
+                        allow_incomplete=True,
+                    )
                 finally:
                     manager._browser = None  # closing the preview must not close the shared browser
         except Exception as error:
