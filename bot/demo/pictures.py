@@ -84,7 +84,7 @@ class Camera:
                 manager = preview._capture_manager
                 manager._browser = self._browser  # our browser, not one Playwright would have to download
                 try:
-                    # A channel picture shows the viewport up to the latest message; a message picture only that message.
+                    # A channel picture: the viewport up to the latest message; a message picture: that message only.
                     await preview.screenshot(
                         path,
                         viewer=viewer,

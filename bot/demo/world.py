@@ -54,7 +54,7 @@ def build_bot(
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Community:
     """The handles of a server that has everything a support group needs."""
 

@@ -23,7 +23,7 @@ import simcord
 from bot.app import KinshipBot
 from bot.config import Settings
 from bot.db import Database
-from bot.demo.world import FAKE_TOKEN, build_bot, build_community, default_settings
+from bot.demo.world import FAKE_TOKEN, Community, build_bot, build_community, default_settings
 from bot.demo.world import unexpected_errors as _unexpected_errors
 from bot.services import Services
 
@@ -75,24 +75,13 @@ class TestDatabase:
 
 
 @dataclass
-class World:
-    """A running bot in a guild with everything a support group has."""
+class World(Community):
+    """A running bot in a guild with everything a support group has (the guild's handles are
+    :class:`~bot.demo.world.Community`'s: ``guild``, ``owner``, ``mod``, ``alice`` … ``checkins``)."""
 
     env: simcord.Env
     bot: KinshipBot
     db: Database
-    guild: Any
-    owner: Any
-    mod: Any
-    alice: Any
-    bob: Any
-    carol: Any
-    everyone: Any
-    mod_role: Any
-    general: Any
-    help: Any
-    mods: Any
-    checkins: Any
     locales: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -219,23 +208,7 @@ async def running_world(
     world: World | None = None
     try:
         c = build_community(env, bot, shard_id=guild_shard)
-        world = World(
-            env=env,
-            bot=bot,
-            db=db,
-            guild=c.guild,
-            owner=c.owner,
-            mod=c.mod,
-            alice=c.alice,
-            bob=c.bob,
-            carol=c.carol,
-            everyone=c.everyone,
-            mod_role=c.mod_role,
-            general=c.general,
-            help=c.help,
-            mods=c.mods,
-            checkins=c.checkins,
-        )
+        world = World(env=env, bot=bot, db=db, **{f.name: getattr(c, f.name) for f in dataclasses.fields(c)})
         world._schema = test_db.schema
         _install_locale_hook(world)
         await env.settle()
