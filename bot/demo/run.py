@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import tempfile
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,19 @@ async def _play(db: Database, out: Path, *, pictures: bool, browser: str | None)
         names |= {bot.user.id: "Kinship", c.mod_role.id: c.mod_role.name, c.guild.id: "everyone"}
         names |= {ch.id: ch.name for ch in (c.general, c.help, c.mods, c.checkins)}
         transcript = Transcript(env, names, channels_of(env, cast, names), out=say)
-        say(f"Kinship demo — the real bot on SimCord (an offline Discord), server “{NAMES.guild}”:")
-        say(
-            f"  {c.owner.name} (owner), {c.mod.name} (moderator), members {c.alice.name}, {c.bob.name}, "
-            f"{c.carol.name}, {cast.max.name}. No token, no network; a throw-away database."
+        intro = (
+            f"Kinship demo: the real bot on SimCord (an offline Discord), in the made-up server “{NAMES.guild}” "
+            f"with {c.owner.name} (the owner), {c.mod.name} (a moderator) and the members {c.alice.name}, "
+            f"{c.bob.name}, {c.carol.name} and {cast.max.name}. No token, no network, a throw-away database."
         )
+        legend = (
+            "▶ marks what someone did; indented below it is what people saw, and who could see it. A reply "
+            "marked “only alice can see this” is ephemeral: Discord shows it to alice alone, as “Only you can "
+            "see this”."
+        )
+        for paragraph in (intro, legend):
+            for line in textwrap.wrap(paragraph, width=96):
+                say(line)
         why_not = (await camera.start()) if pictures else "pictures were turned off (--no-pictures)"
         with env.time_context():
             await env.settle()

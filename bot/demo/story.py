@@ -38,14 +38,14 @@ class Cast:
 
 
 STEPS = (
-    "Sam, the owner, sets Kinship up",
-    "Bob offers to help with anxiety",
-    "Alice asks for help",
-    "Bob answers in the thread",
-    "Alice marks it resolved and thanks Bob",
+    "Setup: the owner, sam, configures Kinship",
+    "A helper signs up: bob, for anxiety",
+    "A member asks for help: alice",
+    "The helper answers in the thread",
+    "Resolved, and a thank-you from alice to bob",
     "Monday: the weekly check-in",
-    "Carol reports a hurtful message",
-    "Jordan, a moderator, handles the case",
+    "A report: carol reports a hurtful message from max",
+    "A moderator, jordan, handles the case",
 )
 
 
@@ -83,7 +83,7 @@ class Story:
         c = self.cast.c
         self.t.note(
             "The server has #general, #help, #check-ins and a private #moderators channel that only "
-            "the Moderators role (Jordan) and Kinship can see. Sam runs /setup:"
+            "the Moderators role (jordan) and Kinship can see. sam runs /setup:"
         )
         await self.slash(c.owner, c.general, "setup help-channel", channel=c.help)
         await self.slash(c.owner, c.general, "setup mod-channel", channel=c.mods)
@@ -158,7 +158,7 @@ class Story:
         await self.env.advance_time(60 * 60)
         rude = await self.send(self.cast.max, c.general, "Honestly nobody here cares about your little problems.")
         await self.env.advance_time(60 * 2)
-        self.t.action(c.carol, "right-clicks Max's message → Apps → Report message")
+        self.t.action(c.carol, "right-clicks max's message → Apps → Report message")
         shown = await c.carol.context_menu(c.general, "Report message", rude)
         receipt = await self.submit(
             c.carol,
@@ -178,7 +178,7 @@ class Story:
         await self.env.advance_time(60 * 15)
         await self.click(c.mod, self.case_message(), "Claim")
         shown = await self.click(c.mod, self.case_message(), "Add note")
-        await self.submit(c.mod, shown, {"note": "Talked to Max in DMs; he apologised and will keep it kind."})
+        await self.submit(c.mod, shown, {"note": "Talked to max in DMs; he apologised and will keep it kind."})
         await self.env.advance_time(60 * 5)
         await self.click(c.mod, self.case_message(), "Resolve")
         case = await self.bot.services.reports.case(c.guild.id, 1)

@@ -133,7 +133,7 @@ class Transcript:
             plain = [_unboxed(line) for line in body if not line.startswith(("┌", "└"))]
             old = {_unboxed(line) for line in before}
             shown = plain[:1] + [f"+ {line}" for line in plain[1:] if line not in old]
-            head = f"  {author} updates its message in {where} — {seen_by}. New lines marked +:"
+            head = f"  {author} updates its message in {where} — {seen_by}. New lines:"
         else:
             verb = "posts" if message.author.bot else "writes"
             head = f"  {author} {verb} in {where} — {seen_by}:"
