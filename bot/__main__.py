@@ -84,6 +84,11 @@ def _stop(bot: KinshipBot, sig: signal.Signals) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["demo"]:  # ``python -m bot demo``: the offline try-out, no settings needed
+        from bot.demo import main as demo
+
+        return demo(args[1:])
     try:
         settings = Settings.from_env()
     except SettingsError as error:

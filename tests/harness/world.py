@@ -18,17 +18,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import discord
 import simcord
 
 from bot.app import KinshipBot
 from bot.config import Settings
 from bot.db import Database
-from bot.scheduler import Leadership, Scheduler
+from bot.demo.world import FAKE_TOKEN, Community, build_bot, build_community, default_settings
+from bot.demo.world import unexpected_errors as _unexpected_errors
 from bot.services import Services
-from bot.services.context import ServiceContext
 
-FAKE_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
+__all__ = [
+    "FAKE_TOKEN",
+    "PG_ENV",
+    "TestDatabase",
+    "World",
+    "build_bot",
+    "default_settings",
+    "running_world",
+    "unexpected_errors",
+]
+
 PG_ENV = "KINSHIP_TEST_DATABASE_URL"
 
 
@@ -65,51 +74,14 @@ class TestDatabase:
         return Database.from_url(self.url, schema=self.schema)
 
 
-def default_settings(db: Database) -> Settings:
-    """The settings a test bot runs with unless a test says otherwise."""
-    return Settings(discord_token=FAKE_TOKEN, database_url=db.engine.url.render_as_string())
-
-
-def build_bot(
-    db: Database,
-    now: Any,
-    *,
-    settings: Settings | None = None,
-    extensions: list[str] | None = None,
-    leadership: Leadership | None = None,
-) -> KinshipBot:
-    """The bot exactly as ``bot.__main__.build`` makes it, with the test's clock."""
-    settings = settings or default_settings(db)
-    services = Services.build(ServiceContext(db=db))
-    return KinshipBot(
-        settings=settings,
-        db=db,
-        services=services,
-        scheduler=Scheduler(now=now, leadership=leadership, ticking=False),
-        now=now,
-        extensions=extensions,
-    )
-
-
 @dataclass
-class World:
-    """A running bot in a guild with everything a support group has."""
+class World(Community):
+    """A running bot in a guild with everything a support group has (the guild's handles are
+    :class:`~bot.demo.world.Community`'s: ``guild``, ``owner``, ``mod``, ``alice`` … ``checkins``)."""
 
     env: simcord.Env
     bot: KinshipBot
     db: Database
-    guild: Any
-    owner: Any
-    mod: Any
-    alice: Any
-    bob: Any
-    carol: Any
-    everyone: Any
-    mod_role: Any
-    general: Any
-    help: Any
-    mods: Any
-    checkins: Any
     locales: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -249,38 +221,8 @@ async def running_world(
     await env.start()
     world: World | None = None
     try:
-        owner_user = env.create_user("owner")
-        guild = env.create_guild("Kinship Test", owner=owner_user, shard_id=guild_shard)
-        everyone = guild.default_role
-        mod_role = guild.create_role("Moderators", permissions=discord.Permissions(manage_messages=True))
-        owner = guild.add_member(owner_user)
-        mod = guild.add_member(env.create_user("mod"), roles=[mod_role])
-        alice = guild.add_member(env.create_user("alice"))
-        bob = guild.add_member(env.create_user("bob"))
-        carol = guild.add_member(env.create_user("carol"))
-        # Private: moderators and the bot (which an admin adds to the channel) only.
-        private = {
-            everyone: discord.PermissionOverwrite(view_channel=False),
-            mod_role: discord.PermissionOverwrite(view_channel=True),
-            bot.user: discord.PermissionOverwrite(view_channel=True),
-        }
-        world = World(
-            env=env,
-            bot=bot,
-            db=db,
-            guild=guild,
-            owner=owner,
-            mod=mod,
-            alice=alice,
-            bob=bob,
-            carol=carol,
-            everyone=everyone,
-            mod_role=mod_role,
-            general=guild.create_text_channel("general"),
-            help=guild.create_text_channel("help"),
-            mods=guild.create_text_channel("moderators", overwrites=private),
-            checkins=guild.create_text_channel("check-ins"),
-        )
+        c = build_community(env, bot, shard_id=guild_shard)
+        world = World(env=env, bot=bot, db=db, **{f.name: getattr(c, f.name) for f in dataclasses.fields(c)})
         world._schema = test_db.schema
         _install_locale_hook(world)
         await env.settle()
@@ -293,6 +235,4 @@ async def running_world(
 
 def unexpected_errors(world: World) -> list[BaseException]:
     """Errors the bot raised that were not rendered as a kind, expected message."""
-    from bot.ui import _describe, _unwrap
-
-    return [e for e in world.env.errors if _describe(_unwrap(e))[0] is None]
+    return _unexpected_errors(world.env)
