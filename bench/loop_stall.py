@@ -23,6 +23,7 @@ the baseline of the same run. Targets: longest stall < 20 ms, interaction p99 < 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import sys
@@ -43,6 +44,7 @@ from bot.models.recognition import RecognitionEntry
 from bot.services.checkins import week_key
 
 MEMBERS = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 100_000
+FREEZE = "--gc-freeze" in sys.argv
 FIRST = 10**17  # member ids of the seeded members (far from SimCord's)
 TICK = 0.001
 EVERY = 0.050  # an interaction every 50 ms (20/s)
@@ -52,6 +54,26 @@ STALL_TARGET_MS = 20
 P99_TARGET_MS = 50
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)  # SimCord starts on Thursday 2026-01-01
 BATCH = 5_000
+
+
+class GcPauses:
+    """Python's garbage collector runs on whichever thread allocates: its pauses, per generation."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._t0))
+
+    def take(self) -> dict[str, float]:
+        """Longest pause and number of full (generation 2) collections since the last call."""
+        out, self.pauses = self.pauses, []
+        return {"gc_max_ms": max((p for _, p in out), default=0.0) * 1000, "gc2": sum(1 for g, _ in out if g == 2)}
 
 
 class Probe:
@@ -159,6 +181,9 @@ async def main() -> None:
     async with bench_world() as w:
         with w.env.time_context():
             w.env.settle_timeout = 120  # the first /stats imports matplotlib
+            if FREEZE:  # as the bot would once ready: start-up objects are never scanned again
+                gc.collect()
+                gc.freeze()
             await add_noop(w)
             await w.configure_all()
             await w.env.advance_time((MONDAY - w.now()).total_seconds() - 3 * 86400)  # Friday before
@@ -239,20 +264,22 @@ async def main() -> None:
                 solo.append(f"/{kwargs['data']['name']} {times[len(times) // 2] * 1000:.1f} ms")
             _say("alone: " + ", ".join(solo))
             probe = Probe(asyncio.get_running_loop(), emit)
+            gcs = GcPauses()
             rows = []
             probe.start()
             try:
                 await _real_sleep(BASELINE_SECONDS)
-                rows.append(_row("no job (baseline)", BASELINE_SECONDS, probe.take(), clock.take()))
+                rows.append(_row("no job (baseline)", BASELINE_SECONDS, probe.take(), clock.take()) | gcs.take())
                 for name, step in steps:
                     _say(name)
                     t0 = time.perf_counter()
                     await step()
-                    rows.append(_row(name, time.perf_counter() - t0, probe.take(), clock.take()))
+                    rows.append(_row(name, time.perf_counter() - t0, probe.take(), clock.take()) | gcs.take())
                 probe.take()
                 clock.take()
+                gcs.take()
                 await _real_sleep(1.0)
-                rows.append(_row("no job (after)", 1.0, probe.take(), clock.take()))
+                rows.append(_row("no job (after)", 1.0, probe.take(), clock.take()) | gcs.take())
             finally:
                 probe.stop()
             await w.env.settle()
@@ -263,7 +290,8 @@ async def main() -> None:
         f"{EVERY * 1000:.0f} ms; cpus={os.cpu_count()}, load={' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print("each interaction alone (median of 5): " + ", ".join(solo))
-    print(table(rows, ["step", "seconds", "ticks", "max_stall_ms", "p99_stall_ms", "answered", "p99_ms", "max_ms"]))
+    columns = ["step", "seconds", "ticks", "max_stall_ms", "p99_stall_ms", "answered", "p99_ms", "max_ms"]
+    print(table(rows, [*columns, "gc_max_ms", "gc2"]))
     print(f"targets: max_stall < {STALL_TARGET_MS} ms and interaction p99 < {P99_TARGET_MS} ms during every step")
     print(f"interactions not sent because {IN_FLIGHT} were unanswered: {skipped[0]}")
     print(f"check: {len(posts)} check-in post(s), {len(weekly)} embed(s) in #general (weekly post)")

@@ -769,13 +769,15 @@ class CheckinService:
             ).one()
             if not groups:
                 return True
+            # The round's group rows are alike until their members are written, so any order of
+            # ids fits (a RETURNING in parameter order would cost SQLite one statement per row).
             group_table, member_table = BuddyGroup.__table__, BuddyMember.__table__  # type: ignore[attr-defined]
+            await s.exec(  # type: ignore[call-overload]
+                group_table.insert(), params=[{"round_id": round_id, "guild_id": guild_id, "dm": dm} for _ in groups]
+            )
             ids = (
-                await s.exec(  # type: ignore[call-overload]
-                    group_table.insert().returning(group_table.c.id, sort_by_parameter_order=True),
-                    params=[{"round_id": round_id, "guild_id": guild_id, "dm": dm} for _ in groups],
-                )
-            ).scalars()
+                await s.exec(select(BuddyGroup.id).where(BuddyGroup.round_id == round_id).order_by(col(BuddyGroup.id)))
+            ).all()
             await s.exec(  # type: ignore[call-overload]
                 member_table.insert(),
                 params=[
