@@ -94,17 +94,30 @@ class TransactionCounter:
 
 
 class ResponseClock:
-    """Time from INTERACTION_CREATE reaching discord.py's parser to the first callback request."""
+    """Time from INTERACTION_CREATE reaching discord.py's parser to the first callback request.
 
-    def __init__(self, world: World) -> None:
+    With ``quiet=True`` SimCord's settle loop (which an actor starts right after emitting the
+    interaction, and which inspects every task of the bot on each of its loop turns) waits until
+    the sampled interaction was answered: the window then holds the bot's work and discord.py's,
+    not the harness polling beside it. (SimCord's per-task bookkeeping still runs.)"""
+
+    def __init__(self, world: World, *, quiet: bool = False) -> None:
         self.started: dict[str, float] = {}
+        self._answered = asyncio.Event()
         self.samples: list[float] = []
         self._ignoring = False
+        #: Called when a sampled interaction arrives and when its answer leaves (e.g. to mark
+        #: which database work happened in between).
+        self.on_start: Callable[[], None] | None = None
+        self.on_answer: Callable[[], None] | None = None
         state = world.bot._connection
         parse = state.parsers["INTERACTION_CREATE"]
 
         def timed_parse(data: dict[str, Any]) -> Any:
             if not self._ignoring:
+                if self.on_start is not None:
+                    self.on_start()
+                self._answered.clear()
                 self.started[str(data["id"])] = time.perf_counter()
             return parse(data)
 
@@ -119,9 +132,23 @@ class ResponseClock:
                 t0 = self.started.pop(found.group(1), None)
                 if t0 is not None:
                     self.samples.append(time.perf_counter() - t0)
+                    self._answered.set()
+                    if self.on_answer is not None:
+                        self.on_answer()
             return await request(route, *args, **kwargs)
 
         adapter.request = timed_request
+        if quiet:
+            env = world.env
+            settle = env._settle_internal
+
+            async def settle_after_answer(*args: Any, **kwargs: Any) -> Any:
+                if self.started:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._answered.wait(), timeout=10)
+                return await settle(*args, **kwargs)
+
+            env._settle_internal = settle_after_answer
 
     @contextlib.contextmanager
     def ignoring(self) -> Any:

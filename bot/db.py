@@ -25,7 +25,7 @@ from typing import Any
 import aiosqlite
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, exc
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL connections older than this are replaced at checkout (firewalls and proxies drop idle ones).
+POOL_RECYCLE_SECONDS = 1800
 
 
 class Database:
@@ -90,7 +92,7 @@ class Database:
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=max_overflow,
-                pool_pre_ping=True,
+                pool_recycle=POOL_RECYCLE_SECONDS,
                 connect_args=connect_args,
             )
         engine = create_async_engine(url, **kwargs)
@@ -338,6 +340,17 @@ def _without_nul(value: Any) -> Any:
 
 
 def _install_postgres_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # Instead of ``pool_pre_ping`` (BEGIN, a ping and ROLLBACK: three round trips per
+        # transaction): a connection the server closed (a restart, ``pg_terminate_backend``, an idle
+        # timeout) has already told asyncpg so, and is replaced here without a round trip. One that
+        # died silently fails its first statement; SQLAlchemy then recognises the disconnect and
+        # replaces every pooled connection, so the next session gets a fresh one.
+        driver = getattr(dbapi_connection, "_connection", None)
+        if driver is not None and driver.is_closed():
+            raise exc.DisconnectionError("the server closed this connection")
+
     @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
     def _strip_nul(
         _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool

@@ -158,17 +158,27 @@ class ActivityService:
         days, self._days = self._days, {}
         written = 0
         self._flushing += 1
+        # One transaction per chunk: a big guild's flush (100k members: 400 chunks) never holds
+        # the database for long, and sessions queued meanwhile (commands) run between chunks.
+        upsert, insert_days = self._upsert(), self._insert_days()
+        committed = False
         try:
-            async with self.db.session() as s:
-                upsert, insert_days = self._upsert(), self._insert_days()
-                for rows in _member_rows(batch):
-                    await s.exec(upsert, params=rows)
-                    written += len(rows)
-                for rows in _day_rows(days):
-                    await s.exec(insert_days, params=rows)
+            for statement, chunks in ((upsert, _member_rows(batch)), (insert_days, _day_rows(days))):
+                for rows in chunks:
+                    async with self.db.session() as s:
+                        await s.exec(statement, params=rows)
+                    committed = True
+                    if statement is upsert:
+                        written += len(rows)
         except Exception:
             self._flushing -= 1
-            self._restore(batch, days, self._take_deleted())
+            deleted = self._take_deleted()
+            self._restore(batch, days, deleted)
+            if committed and deleted:  # chunks written before the error may hold them again
+                try:
+                    await self._delete_again(deleted)
+                except Exception:
+                    self._deleted_in_flight.extend(deleted)
             raise
         self._flushing -= 1
         deleted = self._take_deleted()

@@ -19,6 +19,7 @@ Time rules (all in the guild's time zone, ``services.guilds``):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
@@ -710,7 +711,13 @@ class CheckinService:
     async def pair_buddies(self, now: datetime, *, scope: GuildScope | None = None) -> int:
         """Make this period's buddy groups where due (once per guild and period). Returns how many
         rounds were made. A round is due in the week of a check-in post whose week number is a
-        multiple of the guild's ``buddy_weeks``. Only guilds in ``scope`` (this process's shards)."""
+        multiple of the guild's ``buddy_weeks``. Only guilds in ``scope`` (this process's shards).
+
+        A big guild has thousands of buddies: the members are read in one transaction, the groups
+        are made in a worker thread (shuffling and scoring up to 200 tries is CPU work that would
+        stall the event loop), and the round is claimed and its groups written in a second, short
+        transaction (a few multi-row inserts); a concurrent caller that loses the claim writes
+        nothing."""
         made = 0
         async with self.db.session() as s:
             counts = (
@@ -720,43 +727,79 @@ class CheckinService:
                     .group_by(col(CheckinMember.guild_id))
                 )
             ).all()
-            for guild_id, count in counts:
-                if count < 2:
-                    continue
-                open_ = await self._open_week(s, guild_id, now)
-                if not open_.posted:
-                    continue
-                schedule = (await _schedules(s, [guild_id])).get(guild_id) or Schedule(guild_id)
-                if (week_monday(open_.week).toordinal() // 7) % schedule.buddy_weeks:
-                    continue
-                stmt = (
-                    _insert(self.db.dialect, BuddyRound)
-                    .values(guild_id=guild_id, period=open_.week, created_at=now)
-                    .on_conflict_do_nothing(index_elements=["guild_id", "period"])
-                )
-                if (await s.exec(stmt)).rowcount != 1:  # type: ignore[call-overload]
-                    continue
-                this_round = (
-                    await s.exec(
-                        select(BuddyRound).where(BuddyRound.guild_id == guild_id, BuddyRound.period == open_.week)
-                    )
-                ).one()
-                members = (
-                    await s.exec(
-                        select(CheckinMember.member_id).where(
-                            CheckinMember.guild_id == guild_id, col(CheckinMember.buddies).is_(True)
-                        )
-                    )
-                ).all()
-                avoid = await _last_pairs(s, guild_id, open_.week)
-                for group in make_groups(list(members), avoid, f"{guild_id}:{open_.week}"):
-                    row = BuddyGroup(round_id=this_round.id or 0, guild_id=guild_id, dm=schedule.buddy_dm)
-                    s.add(row)
-                    await s.flush()
-                    for member_id in group:
-                        s.add(BuddyMember(group_id=row.id or 0, guild_id=guild_id, member_id=member_id))
+        for guild_id, count in counts:
+            if count < 2:
+                continue
+            plan = await self._buddy_plan(guild_id, now)
+            if plan is None:
+                continue
+            week, dm, members, avoid = plan
+            groups = await asyncio.to_thread(make_groups, members, avoid, f"{guild_id}:{week}")
+            if await self._save_round(guild_id, week, dm, groups, now):
                 made += 1
         return made
+
+    async def _buddy_plan(
+        self, guild_id: int, now: datetime
+    ) -> tuple[str, bool, list[int], set[frozenset[int]]] | None:
+        """The period, DM mode, buddies and last round's pairs of a guild whose round is due."""
+        async with self.db.session() as s:
+            open_ = await self._open_week(s, guild_id, now)
+            if not open_.posted:
+                return None
+            schedule = (await _schedules(s, [guild_id])).get(guild_id) or Schedule(guild_id)
+            if (week_monday(open_.week).toordinal() // 7) % schedule.buddy_weeks:
+                return None
+            done = await s.exec(
+                select(BuddyRound.id).where(BuddyRound.guild_id == guild_id, BuddyRound.period == open_.week)
+            )
+            if done.first() is not None:
+                return None
+            members = (
+                await s.exec(
+                    select(CheckinMember.member_id).where(
+                        CheckinMember.guild_id == guild_id, col(CheckinMember.buddies).is_(True)
+                    )
+                )
+            ).all()
+            avoid = await _last_pairs(s, guild_id, open_.week)
+        return open_.week, schedule.buddy_dm, list(members), avoid
+
+    async def _save_round(
+        self, guild_id: int, week: str, dm: bool, groups: list[tuple[int, ...]], now: datetime
+    ) -> bool:
+        """Claim the guild's round for ``week`` and write its groups; False if it was taken."""
+        async with self.db.session() as s:
+            stmt = (
+                _insert(self.db.dialect, BuddyRound)
+                .values(guild_id=guild_id, period=week, created_at=now)
+                .on_conflict_do_nothing(index_elements=["guild_id", "period"])
+            )
+            if (await s.exec(stmt)).rowcount != 1:  # type: ignore[call-overload]
+                return False
+            round_id = (
+                await s.exec(select(BuddyRound.id).where(BuddyRound.guild_id == guild_id, BuddyRound.period == week))
+            ).one()
+            if not groups:
+                return True
+            # The round's group rows are alike until their members are written, so any order of
+            # ids fits (a RETURNING in parameter order would cost SQLite one statement per row).
+            group_table, member_table = BuddyGroup.__table__, BuddyMember.__table__  # type: ignore[attr-defined]
+            await s.exec(  # type: ignore[call-overload]
+                group_table.insert(), params=[{"round_id": round_id, "guild_id": guild_id, "dm": dm} for _ in groups]
+            )
+            ids = (
+                await s.exec(select(BuddyGroup.id).where(BuddyGroup.round_id == round_id).order_by(col(BuddyGroup.id)))
+            ).all()
+            await s.exec(  # type: ignore[call-overload]
+                member_table.insert(),
+                params=[
+                    {"group_id": group_id, "guild_id": guild_id, "member_id": member_id}
+                    for group_id, group in zip(ids, groups, strict=True)
+                    for member_id in group
+                ],
+            )
+        return True
 
     async def pending_intros(
         self, now: datetime, dm_slots: int, *, scope: GuildScope | None = None

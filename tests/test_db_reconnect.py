@@ -1,0 +1,74 @@
+"""PostgreSQL connections that the server dropped are replaced without a ping per transaction.
+
+``pool_pre_ping`` cost three round trips per session (BEGIN, a ping, ROLLBACK); instead a pooled
+connection the server closed is replaced at checkout, and one that dies under a session fails only
+that session. Each test kills the backend with ``pg_terminate_backend``, as a server restart or an
+administrator would.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import exc, text
+
+from bot.db import Database
+from tests.harness.world import TestDatabase
+
+POLLS = 500  # each one is a round trip on the admin connection, which lets the loop see the close
+
+
+async def _pid(db: Database) -> int:
+    async with db.session() as s:
+        return (await s.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore[call-overload]
+
+
+async def _terminate(admin: Database, pid: int) -> None:
+    """Kill ``pid`` and wait until the server has let it go."""
+    async with admin.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar() is True
+        for _ in range(POLLS):
+            gone = (
+                await conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+            ).scalar() == 0
+            if gone:
+                return
+    raise AssertionError(f"backend {pid} did not go away")
+
+
+@pytest.fixture
+async def pg(db: Database, test_db: TestDatabase) -> Database:
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    return db
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_and_the_next_session_works(
+    pg: Database, test_db: TestDatabase
+) -> None:
+    first = await _pid(pg)
+    assert await _pid(pg) == first, "an idle pooled connection is reused"
+    admin = test_db.open()
+    try:
+        await _terminate(admin, first)
+    finally:
+        await admin.close()
+    second = await _pid(pg)
+    assert second != first, "a new connection, not the dead one"
+    assert await _pid(pg) == second
+
+
+async def test_a_connection_killed_during_a_session_fails_that_session_only(
+    pg: Database, test_db: TestDatabase
+) -> None:
+    admin = test_db.open()
+    try:
+        with pytest.raises(exc.DBAPIError) as raised:
+            async with pg.session() as s:
+                pid = (await s.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore[call-overload]
+                await _terminate(admin, pid)
+                await s.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        assert raised.value.connection_invalidated
+        after = await _pid(pg)
+        assert after != pid
+    finally:
+        await admin.close()
