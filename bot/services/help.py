@@ -38,6 +38,14 @@ from bot.sharding import GuildScope, in_scope
 
 WANTS = ("listening", "advice", "resources")
 THREAD_MODES = ("public", "private")
+#: Bounds of the numeric help knobs (``/setup help-settings`` and the dashboard's settings form).
+SETTING_LIMITS: dict[str, tuple[int, int]] = {
+    "first_round_minutes": (1, 1440),
+    "escalate_minutes": (1, 10080),
+    "idle_hours": (1, 720),
+    "archive_hours": (1, 720),
+    "pings_per_round": (1, 10),
+}
 DEFAULT_MAX_OPEN = 3
 MAX_TOPICS = 25  # a forum holds at most 20 tags; topics beyond that simply get no tag
 TOPIC_NAME = re.compile(r"^[\w][\w &/+\-'.]{0,39}$")
@@ -159,6 +167,49 @@ class ResponseTimes:
     resolution_seconds: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenRequestView:
+    """An open request as the moderators' dashboard lists it (no body: it is gone once posted)."""
+
+    id: int
+    asker_id: int
+    title: str
+    topic_name: str | None
+    private: bool
+    thread_id: int | None
+    created_at: datetime
+    waiting_minutes: int
+    first_response_at: datetime | None
+    overdue: bool  # unanswered for longer than the escalation time
+    escalated: bool  # the moderators were told
+    helper_ids: tuple[int, ...]  # who claimed it
+
+
+@dataclass(frozen=True, slots=True)
+class HelpOverview:
+    """Open requests now, and how fast requests of the last ``days`` got a first response."""
+
+    escalate_minutes: int
+    open_total: int
+    unanswered_total: int
+    overdue_total: int
+    requests: tuple[OpenRequestView, ...]  # overdue first, then oldest first; at most ``limit``
+    days: int
+    opened: int
+    answered: int
+    median_first_response_minutes: float | None
+    p90_first_response_minutes: float | None
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of ``values`` (``None`` when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 1))  # ceil(n * q), at least 1
+    return ordered[int(rank) - 1]
+
+
 def topic_key(name: str) -> str:
     """The comparison key of a topic name."""
     return " ".join(name.split()).lower()
@@ -224,7 +275,8 @@ class HelpService:
         if "thread_mode" in changes and changes["thread_mode"] not in THREAD_MODES:
             raise InvalidInput("help.errors.bad_setting", value=str(changes["thread_mode"])[:16])
         for name, value in changes.items():
-            if name != "thread_mode" and (not isinstance(value, int) or not 1 <= value <= 10_000):
+            low, high = SETTING_LIMITS.get(name, (1, 1))
+            if name != "thread_mode" and (not isinstance(value, int) or not low <= value <= high):
                 raise InvalidInput("help.errors.bad_setting", value=str(value)[:16])
         async with self.db.session() as s:
             row = await s.get(HelpConfig, guild_id, with_for_update=True)
@@ -791,6 +843,85 @@ class HelpService:
             )
             for r in rows
         ]
+
+    async def overview(self, guild_id: int, now: datetime, *, days: int = 30, limit: int = 100) -> HelpOverview:
+        """The dashboard's help page: open requests (overdue = no first response for longer than
+        the guild's escalation time) and the time to first response of requests opened in the
+        ``days`` before ``now`` (median and 90th percentile, answered requests only)."""
+        cfg = await self.settings(guild_id)
+        overdue_before = now - timedelta(minutes=cfg.escalate_minutes)
+        is_open = (HelpRequest.guild_id == guild_id, HelpRequest.state == "open")
+        unanswered = col(HelpRequest.first_response_at).is_(None)
+        async with self.db.session() as s:
+            totals = (
+                await s.exec(
+                    select(
+                        func.count(),
+                        func.count(func.nullif(unanswered, False)),
+                        func.count(func.nullif(unanswered & (col(HelpRequest.created_at) < overdue_before), False)),
+                    ).where(*is_open)
+                )
+            ).one()
+            overdue_first = unanswered & (col(HelpRequest.created_at) < overdue_before)
+            rows = (
+                await s.exec(
+                    select(HelpRequest)
+                    .where(*is_open)
+                    .order_by(overdue_first.desc(), col(HelpRequest.created_at), col(HelpRequest.id))
+                    .limit(limit)
+                )
+            ).all()
+            ids = [r.id for r in rows]
+            claims: dict[int, list[int]] = {}
+            if ids:
+                for request_id, member_id in (
+                    await s.exec(
+                        select(HelpParticipant.request_id, HelpParticipant.member_id)
+                        .where(col(HelpParticipant.request_id).in_(ids), col(HelpParticipant.claimed).is_(True))
+                        .order_by(col(HelpParticipant.id))
+                    )
+                ).all():
+                    claims.setdefault(request_id, []).append(member_id)
+            period = (
+                await s.exec(
+                    select(HelpRequest.created_at, HelpRequest.first_response_at).where(
+                        HelpRequest.guild_id == guild_id,
+                        col(HelpRequest.created_at) >= now - timedelta(days=days),
+                        col(HelpRequest.created_at) < now,
+                    )
+                )
+            ).all()
+        views = tuple(
+            OpenRequestView(
+                id=r.id or 0,
+                asker_id=r.asker_id,
+                title=r.title,
+                topic_name=r.topic_name,
+                private=r.private,
+                thread_id=r.thread_id,
+                created_at=r.created_at,
+                waiting_minutes=max(0, int((now - r.created_at).total_seconds() // 60)),
+                first_response_at=r.first_response_at,
+                overdue=r.first_response_at is None and r.created_at < overdue_before,
+                escalated=r.escalated_at is not None,
+                helper_ids=tuple(claims.get(r.id or 0, ())),
+            )
+            for r in rows
+        )
+        minutes = [(first - created).total_seconds() / 60 for created, first in period if first is not None]
+        p50, p90 = _percentile(minutes, 0.5), _percentile(minutes, 0.9)
+        return HelpOverview(
+            escalate_minutes=cfg.escalate_minutes,
+            open_total=int(totals[0]),
+            unanswered_total=int(totals[1]),
+            overdue_total=int(totals[2]),
+            requests=views,
+            days=days,
+            opened=len(period),
+            answered=len(minutes),
+            median_first_response_minutes=round(p50, 1) if p50 is not None else None,
+            p90_first_response_minutes=round(p90, 1) if p90 is not None else None,
+        )
 
 
 def choose_helpers(
