@@ -94,7 +94,13 @@ async def test_every_bad_field_gets_its_own_message_and_nothing_is_saved(service
     assert bad.value.params == {"count": 6}
     assert await services.guilds.get(G) == type(await services.guilds.get(G))(guild_id=G)
     with pytest.raises(FieldErrors) as everyone:
-        await services.settings.save(G, "general", {**form, **(await services.settings.values(G))["general"], "mod_role_id": str(G)}, NOW, CHOICES)
+        await services.settings.save(
+            G,
+            "general",
+            {**form, **(await services.settings.values(G))["general"], "mod_role_id": str(G)},
+            NOW,
+            CHOICES,
+        )
     assert everyone.value.errors["mod_role_id"].key == "setup.errors.everyone_mod_role"
 
 
