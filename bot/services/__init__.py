@@ -13,6 +13,7 @@ from bot.services.activity import ActivityService
 from bot.services.checkins import CheckinService
 from bot.services.conduct import ConductService
 from bot.services.context import ServiceContext
+from bot.services.dashboard import DashboardService
 from bot.services.guilds import GuildService, HealthService
 from bot.services.help import HelpService
 from bot.services.insights import InsightService
@@ -45,6 +46,7 @@ class Services:
     library: LibraryService
     surveys: SurveyService
     conduct: ConductService
+    dashboard: DashboardService
     settings: SettingsService
 
     @classmethod
@@ -72,6 +74,7 @@ class Services:
             library=library,
             surveys=surveys,
             conduct=conduct,
+            dashboard=DashboardService(ctx),
             settings=SettingsService(
                 guilds=guilds,
                 help=help_,

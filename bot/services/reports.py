@@ -39,6 +39,7 @@ Action = Literal["claim", "resolve", "dismiss", "note"]
 Outcome = Literal["agreement", "no_agreement", "escalated"]
 OUTCOMES: tuple[str, ...] = ("agreement", "no_agreement", "escalated")
 CLOSED_STATES = ("resolved", "dismissed")
+STATES = ("open", "claimed", "mediating", "resolved", "dismissed")
 #: How long a sender owns a report it is delivering; shorter than Discord's nonce window.
 LEASE = timedelta(seconds=90)
 DAY = timedelta(days=1)
@@ -521,6 +522,15 @@ class ReportService:
                 .limit(limit)
             )
             return [_view(r) for r in rows.all()]
+
+    async def state_counts(self, guild_id: int) -> dict[str, int]:
+        """How many of the guild's cases are in each state (every state present, 0 when none)."""
+        async with self.db.session() as s:
+            rows = await s.exec(
+                select(Report.state, func.count()).where(Report.guild_id == guild_id).group_by(col(Report.state))
+            )
+            found = {state: int(n) for state, n in rows.all()}
+        return {state: found.get(state, 0) for state in STATES}
 
     async def open_cases(self, guild_id: int, limit: int = 25) -> list[ReportView]:
         """Cases not yet resolved or dismissed, oldest first."""
