@@ -1,0 +1,30 @@
+"""Survey results: the guild's latest surveys and pulses, and each one's aggregate results —
+exactly what ``/survey results`` shows (an anonymous survey with fewer than 5 answers shows none)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.web.access import GuildContext, moderator_page
+from bot.web.render import render
+
+routes = web.RouteTableDef()
+BAR_WIDTH = 20
+
+
+@routes.get("/g/{guild_id}/surveys")
+@moderator_page
+async def surveys_page(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
+    """The latest 50 surveys, newest first, with their number of answers."""
+    return render(request, "surveys.html", surveys=await ctx.services.surveys.recent(ctx.guild_id, limit=50))
+
+
+@routes.get("/g/{guild_id}/surveys/{survey_id}")
+@moderator_page
+async def survey_results(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
+    """One survey's aggregate results (another guild's survey is "not found")."""
+    raw = request.match_info["survey_id"]
+    if not raw.isdigit() or len(raw) > 19:
+        raise web.HTTPNotFound
+    results = await ctx.services.surveys.results(ctx.guild_id, int(raw))
+    return render(request, "survey_results.html", results=results, bar_width=BAR_WIDTH)
