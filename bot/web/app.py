@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -18,11 +19,15 @@ from bot.errors import KinshipError, TryLater
 from bot.ui import new_error_id
 from bot.web import auth
 from bot.web.access import Forbidden, visitor_lang
+from bot.web.directory import BotDirectory
 from bot.web.pages import page_modules
 from bot.web.render import STATIC, render
 from bot.web.security import safe_next
 from bot.web.session import CsrfRefused, session_middleware, set_flash
 from bot.web.state import DASHBOARD, GUILD, Dashboard, redirect
+
+if TYPE_CHECKING:
+    from bot.app import KinshipBot
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,6 +128,30 @@ def create_app(dashboard: Dashboard) -> web.Application:
     return app
 
 
+def dashboard_in_bot(bot: KinshipBot) -> Dashboard | None:
+    """The dashboard ``python -m bot`` serves next to the bot (``None`` without ``DASHBOARD_PORT``):
+    the bot's services and cache, and effects the bot does at once (``dashboard_effects`` event)."""
+    if bot.settings.dashboard is None:
+        return None
+    return Dashboard(
+        settings=bot.settings.dashboard,
+        services=bot.services,
+        directory=BotDirectory(bot),
+        now=bot.now,
+        wake=lambda: bot.dispatch("dashboard_effects"),
+    )
+
+
+class DashboardPortError(Exception):
+    """The dashboard could not listen (port taken, not allowed): start-up stops with this line."""
+
+
+async def start_dashboard(bot: KinshipBot) -> web.AppRunner | None:
+    """Serve the dashboard from the bot's process when ``DASHBOARD_PORT`` is set; nothing otherwise."""
+    dashboard = dashboard_in_bot(bot)
+    return None if dashboard is None else await serve(dashboard)
+
+
 async def serve(dashboard: Dashboard) -> web.AppRunner:
     """Start listening on ``DASHBOARD_HOST:DASHBOARD_PORT``; the caller cleans the runner up."""
     runner = web.AppRunner(create_app(dashboard), access_log=None, handle_signals=False)
@@ -130,9 +159,12 @@ async def serve(dashboard: Dashboard) -> web.AppRunner:
     site = web.TCPSite(runner, dashboard.settings.host, dashboard.settings.port)
     try:
         await site.start()
-    except OSError:
+    except OSError as error:
         await runner.cleanup()
-        raise
+        raise DashboardPortError(
+            f"DASHBOARD_PORT {dashboard.settings.port} on {dashboard.settings.host} cannot be used "
+            f"({error.strerror or error}). Pick a free port, or stop what is using it."
+        ) from None
     settings = dashboard.settings
     log.info("dashboard listening on %s:%s (%s)", settings.host, settings.port, settings.url)
     return runner
