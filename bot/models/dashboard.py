@@ -45,8 +45,8 @@ class DashboardEffect(SQLModel, table=True):
     id: int | None = id_pk()
     key: str = Field(max_length=64, unique=True)
     guild_id: int = snowflake(index=True)
-    kind: str = Field(max_length=32)  # refresh_case | notify_closed | mediate | end_mediation
-    report_id: int = Field(sa_type=BigInteger)  # report.id (no foreign key: its own migration branch)
+    kind: str = Field(max_length=32)  # one of bot.services.dashboard.EFFECT_KINDS
+    ref_id: int = Field(sa_type=BigInteger)  # report.id or resource.id (no foreign key: its own migration branch)
     actor_id: int | None = snowflake(nullable=True)
     member_id: int | None = snowflake(nullable=True)
     state: str = Field(default="pending", max_length=16)  # pending | sending

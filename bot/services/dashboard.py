@@ -27,7 +27,7 @@ from bot.sharding import GuildScope, in_scope
 
 SESSION_LIFETIME = timedelta(hours=12)
 EFFECT_LEASE = timedelta(seconds=90)
-EFFECT_KINDS = ("refresh_case", "notify_closed", "mediate", "end_mediation")
+EFFECT_KINDS = ("refresh_case", "notify_closed", "mediate", "end_mediation", "refresh_resource")
 #: After this many failed attempts an effect is dropped (and logged by the bot): a message that
 #: cannot be edited for hours is gone or forbidden, and the next action refreshes it anyway.
 MAX_ATTEMPTS = 20
@@ -56,7 +56,7 @@ class Effect:
     id: int
     guild_id: int
     kind: str
-    report_id: int
+    ref_id: int
     actor_id: int | None
     member_id: int | None
     attempts: int
@@ -112,7 +112,7 @@ class DashboardService:
         self,
         guild_id: int,
         kind: str,
-        report_id: int,
+        ref_id: int,
         now: datetime,
         *,
         key: str,
@@ -131,7 +131,7 @@ class DashboardService:
                     key=key[:64],
                     guild_id=guild_id,
                     kind=kind,
-                    report_id=report_id,
+                    ref_id=ref_id,
                     actor_id=actor_id,
                     member_id=member_id,
                     next_attempt_at=now,
@@ -159,7 +159,7 @@ class DashboardService:
                 row.state, row.lease_until, row.attempts = "sending", now + EFFECT_LEASE, row.attempts + 1
                 assert row.id is not None
                 claimed.append(
-                    Effect(row.id, row.guild_id, row.kind, row.report_id, row.actor_id, row.member_id, row.attempts)
+                    Effect(row.id, row.guild_id, row.kind, row.ref_id, row.actor_id, row.member_id, row.attempts)
                 )
             return claimed
 

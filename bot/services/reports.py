@@ -532,6 +532,23 @@ class ReportService:
             found = {state: int(n) for state, n in rows.all()}
         return {state: found.get(state, 0) for state in STATES}
 
+    async def cases_in(
+        self, guild_id: int, states: tuple[str, ...], *, limit: int = 50, offset: int = 0
+    ) -> list[ReportView]:
+        """The guild's cases in ``states``: open ones oldest first (the queue's order), closed ones
+        newest first. One indexed query; ``offset`` pages through."""
+        closed = all(state in CLOSED_STATES for state in states)
+        order = col(Report.case_no).desc() if closed else col(Report.case_no)
+        async with self.db.session() as s:
+            rows = await s.exec(
+                select(Report)
+                .where(Report.guild_id == guild_id, col(Report.state).in_(states))
+                .order_by(order)
+                .offset(max(0, offset))
+                .limit(limit)
+            )
+            return [_view(r) for r in rows.all()]
+
     async def open_cases(self, guild_id: int, limit: int = 25) -> list[ReportView]:
         """Cases not yet resolved or dismissed, oldest first."""
         async with self.db.session() as s:

@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import i18n
-from bot.errors import KinshipError, TryLater
+from bot.errors import KinshipError, NotFound, TryLater
 from bot.ui import new_error_id
 from bot.web import auth
 from bot.web.access import Forbidden, visitor_lang
@@ -98,7 +98,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             response = redirect(_back(request))
             set_flash(request, response, text, "error")
             return response
-        return render(request, "error.html", status=400, message=text, error_id=None)
+        status = 404 if isinstance(error, NotFound) else 400
+        return render(request, "error.html", status=status, message=text, error_id=None)
     except Exception:
         error_id = new_error_id()
         log.exception("unexpected dashboard error %s on %s %s", error_id, request.method, request.path)

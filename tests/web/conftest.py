@@ -14,6 +14,7 @@ with its cookie jar. The people every test can use:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator
@@ -90,6 +91,15 @@ class Dash:
             form["csrf"] = csrf
         return await self.client.post(path, data=form, allow_redirects=False, **kw)
 
+    async def settle(self) -> None:
+        """Let the bot finish what a web action woke it for: the ``dashboard_effects`` listener runs
+        in a task SimCord does not know (it was started from the web server's request), so it is
+        awaited here by name, then SimCord settles what it sent."""
+        await self.world.env.settle()
+        while pending := [t for t in asyncio.all_tasks() if "on_dashboard_effects" in t.get_name() and not t.done()]:
+            await asyncio.gather(*pending)
+            await self.world.env.settle()
+
     def logout_cookies(self) -> None:
         self.client.session.cookie_jar.clear()
 
@@ -140,7 +150,7 @@ async def dash(world: World) -> AsyncIterator[Dash]:
         services=world.services,
         directory=BotDirectory(world.bot),
         now=world.now,
-        wake=lambda: wakes.append(1),
+        wake=lambda: (wakes.append(1), world.bot.dispatch("dashboard_effects")),
         pacer=Pacer(clock=clock),
     )
     dashboard.access.clock = clock

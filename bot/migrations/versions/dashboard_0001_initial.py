@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('guild_id', sa.BigInteger(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('report_id', sa.BigInteger(), nullable=False),
+    sa.Column('ref_id', sa.BigInteger(), nullable=False),
     sa.Column('actor_id', sa.BigInteger(), nullable=True),
     sa.Column('member_id', sa.BigInteger(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
