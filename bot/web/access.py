@@ -101,13 +101,15 @@ class GuildContext:
         """Translate for this visitor."""
         return i18n.t(key, self.lang, **params)
 
-    def url(self, page: str = "", **query: object) -> str:
+    def url(self, page: str = "", /, **query: object) -> str:
         """This guild's page ``page`` (e.g. ``"reports"`` → ``/g/123/reports``)."""
         path = f"/g/{self.guild_id}" + (f"/{page.strip('/')}" if page else "")
         clean = {k: v for k, v in query.items() if v not in (None, "")}
         return path + (f"?{urlencode(clean)}" if clean else "")
 
-    def redirect(self, page: str = "", *, flash: str | None = None, level: str = "ok", **query: object) -> web.Response:
+    def redirect(
+        self, page: str = "", /, *, flash: str | None = None, level: str = "ok", **query: object
+    ) -> web.Response:
         """A 303 to this guild's ``page`` (after a POST), with an optional one-time message."""
         response = redirect(self.url(page, **query))
         if flash:

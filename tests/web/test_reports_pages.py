@@ -196,3 +196,20 @@ async def test_effects_queued_by_a_separate_dashboard_process_are_done_by_the_bo
     assert _case_message(world.mods).embeds[0].title == "Case #1 · claimed"
     assert await world.services.dashboard.pending_effects(world.guild.id) == 0
     assert "refresh_case" in EFFECT_KINDS
+
+
+async def test_the_queue_pages_through_many_cases(dash: Dash) -> None:
+    world = dash.world
+    await _configure(world)
+    for n in range(55):  # 55 reporters, one report each (the per-reporter limits stay untouched)
+        await world.services.reports.file_report(
+            world.guild.id, 10_000 + n, world.bob.id, reported_is_bot=False, reason=f"case {n + 1}", now=world.now()
+        )
+    await dash.login(world.mod)
+    g = world.guild.id
+    status, html = await dash.page(f"/g/{g}/reports")
+    assert status == 200 and 'data-testid="case-50"' in html and 'data-testid="case-51"' not in html
+    assert f'href="/g/{g}/reports?state=active&amp;page=1"' in html
+    status, html = await dash.page(f"/g/{g}/reports?state=active&page=1")
+    assert status == 200 and 'data-testid="case-51"' in html and 'data-testid="case-55"' in html
+    assert 'data-testid="case-50"' not in html
