@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
@@ -199,6 +199,13 @@ class HelpOverview:
     answered: int
     median_first_response_minutes: float | None
     p90_first_response_minutes: float | None
+
+
+def _seconds_between(dialect: str, start: Any, end: Any) -> Any:
+    """``end - start`` in seconds, computed by the database (SQLite stores naive UTC text)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -844,7 +851,7 @@ class HelpService:
             for r in rows
         ]
 
-    async def overview(self, guild_id: int, now: datetime, *, days: int = 30, limit: int = 100) -> HelpOverview:
+    async def overview(self, guild_id: int, now: datetime, *, days: int = 30, limit: int = 50) -> HelpOverview:
         """The dashboard's help page: open requests (overdue = no first response for longer than
         the guild's escalation time) and the time to first response of requests opened in the
         ``days`` before ``now`` (median and 90th percentile, answered requests only)."""
@@ -863,15 +870,26 @@ class HelpService:
                 )
             ).one()
             overdue_first = unanswered & (col(HelpRequest.created_at) < overdue_before)
+            r = HelpRequest
             rows = (
                 await s.exec(
-                    select(HelpRequest)
+                    select(
+                        r.id,
+                        r.asker_id,
+                        r.title,
+                        r.topic_name,
+                        r.private,
+                        r.thread_id,
+                        r.created_at,
+                        r.first_response_at,
+                        r.escalated_at,
+                    )
                     .where(*is_open)
                     .order_by(overdue_first.desc(), col(HelpRequest.created_at), col(HelpRequest.id))
                     .limit(limit)
                 )
             ).all()
-            ids = [r.id for r in rows]
+            ids = [row[0] for row in rows]
             claims: dict[int, list[int]] = {}
             if ids:
                 for request_id, member_id in (
@@ -882,33 +900,35 @@ class HelpService:
                     )
                 ).all():
                     claims.setdefault(request_id, []).append(member_id)
-            period = (
-                await s.exec(
-                    select(HelpRequest.created_at, HelpRequest.first_response_at).where(
-                        HelpRequest.guild_id == guild_id,
-                        col(HelpRequest.created_at) >= now - timedelta(days=days),
-                        col(HelpRequest.created_at) < now,
-                    )
-                )
+            in_period = (
+                HelpRequest.guild_id == guild_id,
+                col(HelpRequest.created_at) >= now - timedelta(days=days),
+                col(HelpRequest.created_at) < now,
+            )
+            opened = (await s.exec(select(func.count()).where(*in_period))).one()
+            # Seconds in SQL: a month of requests is a few thousand floats, not datetimes to convert.
+            seconds = _seconds_between(self.db.dialect, col(HelpRequest.created_at), col(HelpRequest.first_response_at))
+            durations = (
+                await s.exec(select(seconds).where(*in_period, col(HelpRequest.first_response_at).is_not(None)))
             ).all()
         views = tuple(
             OpenRequestView(
-                id=r.id or 0,
-                asker_id=r.asker_id,
-                title=r.title,
-                topic_name=r.topic_name,
-                private=r.private,
-                thread_id=r.thread_id,
-                created_at=r.created_at,
-                waiting_minutes=max(0, int((now - r.created_at).total_seconds() // 60)),
-                first_response_at=r.first_response_at,
-                overdue=r.first_response_at is None and r.created_at < overdue_before,
-                escalated=r.escalated_at is not None,
-                helper_ids=tuple(claims.get(r.id or 0, ())),
+                id=rid,
+                asker_id=asker_id,
+                title=title,
+                topic_name=topic_name,
+                private=private,
+                thread_id=thread_id,
+                created_at=created,
+                waiting_minutes=max(0, int((now - created).total_seconds() // 60)),
+                first_response_at=first,
+                overdue=first is None and created < overdue_before,
+                escalated=escalated is not None,
+                helper_ids=tuple(claims.get(rid, ())),
             )
-            for r in rows
+            for rid, asker_id, title, topic_name, private, thread_id, created, first, escalated in rows
         )
-        minutes = [(first - created).total_seconds() / 60 for created, first in period if first is not None]
+        minutes = [float(value) / 60 for value in durations]
         p50, p90 = _percentile(minutes, 0.5), _percentile(minutes, 0.9)
         return HelpOverview(
             escalate_minutes=cfg.escalate_minutes,
@@ -917,7 +937,7 @@ class HelpService:
             overdue_total=int(totals[2]),
             requests=views,
             days=days,
-            opened=len(period),
+            opened=int(opened),
             answered=len(minutes),
             median_first_response_minutes=round(p50, 1) if p50 is not None else None,
             p90_first_response_minutes=round(p90, 1) if p90 is not None else None,
