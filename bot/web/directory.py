@@ -157,17 +157,15 @@ class BotDirectory:
         return out
 
     async def member(self, guild_id: int, user_id: int) -> MemberAccess | None:
-        """The member from the cache, else fetched (one REST call; :class:`bot.web.access.Access`
-        remembers the decision)."""
+        """The member fetched from Discord (one REST call; :class:`bot.web.access.Access` remembers
+        the decision for a short while)."""
         guild = self._guild(guild_id)
         if guild is None:
             return None if self.bot.owns_guild(guild_id) else await self.rest.member(guild_id, user_id)
-        member = guild.get_member(user_id)
-        if member is None:
-            try:
-                member = await guild.fetch_member(user_id)
-            except discord.NotFound:
-                return None
+        try:  # always asked: without the member intent a cached member's roles would never change
+            member = await guild.fetch_member(user_id)
+        except discord.NotFound:
+            return None
         perms = member.guild_permissions
         return MemberAccess(
             user_id=user_id,
