@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How long a directory answer (channels, roles, names, installed guilds) is reused.
+#: How long a directory answer (channels, roles, installed guilds) is reused.
 TTL = 30.0
+#: Names change rarely: remembered for 10 minutes; at most this many fetched per page.
+NAME_TTL = 600.0
+NAME_FETCHES = 25
 T = TypeVar("T")
 KINDS: tuple[ChannelKind, ...] = ("help", "mod", "checkin")
 
@@ -90,7 +93,8 @@ class GuildDirectory(Protocol):
         ...
 
     async def names(self, guild_id: int, user_ids: Iterable[int]) -> dict[int, str]:
-        """Display names of the members it knows without asking Discord for each (best effort)."""
+        """Display names (best effort): remembered for :data:`NAME_TTL`, at most :data:`NAME_FETCHES`
+        members asked of Discord per call, so a long page never waits for a fetch per row."""
         ...
 
     async def observe(self, guild_id: int, settings: GuildSettings) -> list[ChannelObservation]:
@@ -117,6 +121,37 @@ class _Cache:
         return value
 
 
+class _Names:
+    """Display names per (guild, user), misses included, with a budget of fetches per call."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._known: dict[tuple[int, int], tuple[float, str | None]] = {}
+
+    def remember(self, guild_id: int, user_id: int, name: str | None) -> None:
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known[(guild_id, user_id)] = (self.clock() + NAME_TTL, name)
+
+    async def lookup(
+        self, guild_id: int, user_ids: Iterable[int], fetch: Callable[[int], Awaitable[str | None]]
+    ) -> dict[int, str]:
+        out: dict[int, str] = {}
+        budget = NAME_FETCHES
+        now = self.clock()
+        for user_id in sorted(set(user_ids)):
+            hit = self._known.get((guild_id, user_id))
+            if hit is None or hit[0] <= now:
+                if budget <= 0:
+                    continue
+                budget -= 1
+                self.remember(guild_id, user_id, await fetch(user_id))
+                hit = self._known[(guild_id, user_id)]
+            if hit[1]:
+                out[user_id] = hit[1]
+        return out
+
+
 # ---------------------------------------------------------------------- in the bot process
 
 
@@ -138,6 +173,7 @@ class BotDirectory:
     def __init__(self, bot: KinshipBot) -> None:
         self.bot = bot
         self.rest = RestDirectory(bot.http, lambda: bot.user.id if bot.user else 0)
+        self._names = _Names()
 
     def _guild(self, guild_id: int) -> discord.Guild | None:
         return self.bot.get_guild(guild_id)
@@ -199,15 +235,24 @@ class BotDirectory:
         ]
 
     async def names(self, guild_id: int, user_ids: Iterable[int]) -> dict[int, str]:
-        """Names of cached members and users only: a page never waits for a fetch per row."""
+        """The bot's cache first, then a member fetch (a member who left: their user), remembered."""
         guild = self._guild(guild_id)
-        out: dict[int, str] = {}
-        for user_id in set(user_ids):
-            member = guild.get_member(user_id) if guild is not None else None
-            user = member or self.bot.get_user(user_id)
-            if user is not None:
-                out[user_id] = user.display_name
-        return out
+        if guild is None:
+            return await self.rest.names(guild_id, user_ids)
+
+        async def fetch(user_id: int) -> str | None:
+            cached = guild.get_member(user_id) or self.bot.get_user(user_id)
+            if cached is not None:
+                return cached.display_name
+            try:
+                return (await guild.fetch_member(user_id)).display_name
+            except discord.NotFound:
+                return None
+            except discord.HTTPException as error:
+                log.info("no name for %s in %s: %s", user_id, guild_id, error)
+                return None
+
+        return await self._names.lookup(guild_id, user_ids, fetch)
 
     async def observe(self, guild_id: int, settings: GuildSettings) -> list[ChannelObservation]:
         """Exactly what ``/setup show`` observes (the same function)."""
@@ -274,6 +319,7 @@ class RestDirectory:
         self.http = http
         self.bot_user_id = bot_user_id
         self._cache = _Cache()
+        self._names = _Names()
 
     async def _bot_guilds(self) -> dict[int, str]:
         async def fetch() -> dict[int, str]:
@@ -373,15 +419,19 @@ class RestDirectory:
         return out
 
     async def names(self, guild_id: int, user_ids: Iterable[int]) -> dict[int, str]:
-        """Only members fetched before (the access check fetches the moderators): no fetch per row."""
-        out = {}
-        for user_id in set(user_ids):
-            hit = self._cache._data.get(("member", guild_id, user_id))
-            if hit and hit[1]:
-                member = hit[1]
-                user = member.get("user", {})
-                out[user_id] = member.get("nick") or user.get("global_name") or user.get("username") or ""
-        return out
+        """Members' display names (nick, global name, user name), fetched within a budget, remembered."""
+
+        async def fetch(user_id: int) -> str | None:
+            try:
+                member = await self._raw_member(guild_id, user_id)
+            except discord.HTTPException:
+                return None
+            if not member:
+                return None
+            user = member.get("user", {})
+            return member.get("nick") or user.get("global_name") or user.get("username") or None
+
+        return await self._names.lookup(guild_id, user_ids, fetch)
 
     async def observe(self, guild_id: int, settings: GuildSettings) -> list[ChannelObservation]:
         """The bot's permissions in each configured channel and, for the moderators' channel, which

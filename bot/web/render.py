@@ -8,8 +8,9 @@ Every template extends ``base.html`` and gets:
   pages), ``nav`` (the guild's pages), ``flash`` (a one-time message), ``csrf_field()`` (the
   hidden input every ``<form method="post">`` needs) and ``csrf_token``;
 * functions ``when(dt)`` (a date and time in the guild's time zone), ``ago(dt)`` ("3 h ago"),
-  ``duration(td_or_seconds)`` ("2 h 5 min"), ``name(user_id)`` (a member's display name and id,
-  see :func:`remember_names`), ``md(text)`` (a catalogue text's ``**bold**``/`` `code` ``) and
+  ``duration(td_or_seconds)`` ("2 h 5 min"), ``name(user_id)`` (a member's display name with
+  the id as a tooltip, or the id; see :func:`remember_names`), ``plain_name(user_id)`` (the same
+  as text, e.g. for ``<title>``), ``md(text)`` (a catalogue text's ``**bold**``/`` `code` ``) and
   ``static(file)``.
 """
 
@@ -86,6 +87,12 @@ def md(text: str) -> Markup:
     return Markup(_CODE.sub(r"<code>\1</code>", html))  # noqa: S704  # escaped above; only our tags added
 
 
+def _ago(value: timedelta, lang: str) -> str:
+    if value < timedelta(minutes=1):
+        return i18n.t("web.time.just_now", lang)
+    return i18n.t("web.time.ago", lang, duration=_duration(value, lang))
+
+
 def _duration(value: timedelta | float | int | None, lang: str) -> str:
     if value is None:
         return "—"
@@ -112,7 +119,9 @@ def template_context(request: web.Request) -> dict[str, Any]:
     names: dict[int, str] = request.get(NAMES) or {}
     token = csrf_token(request)
 
-    def t(key: str, /, **params: Any) -> str:
+    def t(key: str, /, **params: Any) -> str | Markup:
+        if any(isinstance(v, Markup) for v in params.values()):  # e.g. name(...): keep its markup, escape the rest
+            return Markup(escape(i18n.t(key, lang))).format(**params)  # noqa: S704
         return i18n.t(key, lang, **params)
 
     def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -121,13 +130,15 @@ def template_context(request: web.Request) -> dict[str, Any]:
     def ago(value: datetime | None) -> str:
         if value is None:
             return "—"
-        return i18n.t("web.time.ago", lang, duration=_duration(dash.now() - value, lang))
+        return _ago(dash.now() - value, lang)
 
-    def name(user_id: int | None) -> str:
+    def name(user_id: int | None) -> Markup:
         if user_id is None:
-            return i18n.t("web.someone", lang)
+            return escape(i18n.t("web.someone", lang))
         known = names.get(user_id)
-        return f"{known} ({user_id})" if known else str(user_id)
+        if not known:
+            return escape(str(user_id))
+        return Markup('<span class="person" title="{}">{}</span>').format(user_id, known)
 
     nav = []
     if guild is not None:
@@ -148,6 +159,7 @@ def template_context(request: web.Request) -> dict[str, Any]:
         "ago": ago,
         "duration": lambda v: _duration(v, lang),
         "name": name,
+        "plain_name": lambda user_id: names.get(user_id) or str(user_id),
         "now": dash.now(),
     }
 

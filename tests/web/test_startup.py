@@ -146,7 +146,7 @@ async def test_a_missing_or_bad_setting_stops_start_up_with_one_line(
     env = dashboard_env(tmp_path, fake_discord, free_port(), **change)
     proc = await start(module, tmp_path, env)
     try:
-        code = await proc.wait()
+        code = await proc.wait(within=90)
     finally:
         await proc.kill()
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -162,7 +162,7 @@ async def test_a_port_in_use_stops_start_up_with_one_line(tmp_path: Path, fake_d
         port = int(taken.getsockname()[1])
         proc = await start("bot.web", tmp_path, dashboard_env(tmp_path, fake_discord, port))
         try:
-            code = await proc.wait()
+            code = await proc.wait(within=90)
         finally:
             await proc.kill()
     assert code == 2, proc.stderr
