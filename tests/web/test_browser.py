@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,10 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 HAVE_BROWSER = Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
 
-pytestmark = pytest.mark.skipif(
-    not HAVE_BROWSER,
-    reason="NOTICE: browser tests skipped: install Debian's chromium and chromium-driver (bash .ci/run does)",
-)
+NOTICE = "NOTICE: browser tests skipped: install Debian's chromium and chromium-driver (bash .ci/run does)"
+pytestmark = pytest.mark.skipif(not HAVE_BROWSER, reason=NOTICE)
+if not HAVE_BROWSER:  # shown in pytest's warnings summary even with -q
+    warnings.warn(NOTICE, stacklevel=1)
 
 
 @pytest.fixture(scope="module")
