@@ -95,12 +95,12 @@ class DashboardCog(FeatureCog):
         delivery = self._delivery()
         case = await self.services.reports.case_by_id(effect.guild_id, effect.ref_id)
         if effect.kind == "refresh_case":
-            await delivery.refresh(case)
+            await delivery.refresh(case, retry_errors=True)
         elif effect.kind == "notify_closed" and effect.member_id is not None:
             await delivery.notify_closed(effect.member_id, case)
         elif effect.kind == "end_mediation":
             await delivery.end_mediation_thread(case)
-            await delivery.refresh(case)
+            await delivery.refresh(case, retry_errors=True)
         elif effect.kind == "mediate" and effect.actor_id is not None:
             guild = self.bot.get_guild(effect.guild_id)
             if guild is None:
@@ -109,7 +109,7 @@ class DashboardCog(FeatureCog):
             case, _thread, _invited, _unreachable = await delivery.open_mediation(
                 channel, effect.ref_id, effect.actor_id
             )
-            await delivery.refresh(case)
+            await delivery.refresh(case, retry_errors=True)
         return True
 
 

@@ -127,8 +127,10 @@ class Delivery:
             await self.refresh(case)
             await reply(interaction, embed=embed)
 
-    async def refresh(self, case: Case) -> None:
-        """Edit the moderators' message of a case (after something happened elsewhere)."""
+    async def refresh(self, case: Case, *, retry_errors: bool = False) -> None:
+        """Edit the moderators' message of a case (after something happened elsewhere). With
+        ``retry_errors`` a failure worth retrying (5xx, 429, network) is raised for the caller's
+        outbox to try again (the dashboard's effects); otherwise it is logged."""
         r = case.report
         if r.mod_channel_id is None or r.mod_message_id is None:
             return
@@ -145,6 +147,8 @@ class Delivery:
                 embed=case_embed(case, lang), view=case_view(case, lang)
             )
         except SEND_ERRORS as error:
+            if retry_errors and delivery.classify(error) == "retry":
+                raise
             log.warning("could not update the moderators' message of report %s: %s", r.id, error)
 
     async def dm(self, member_id: int, content: str, view: discord.ui.View | None = None) -> bool:

@@ -213,3 +213,23 @@ async def test_the_queue_pages_through_many_cases(dash: Dash) -> None:
     status, html = await dash.page(f"/g/{g}/reports?state=active&page=1")
     assert status == 200 and 'data-testid="case-51"' in html and 'data-testid="case-55"' in html
     assert 'data-testid="case-50"' not in html
+
+
+async def test_a_moderators_message_discord_fails_to_edit_is_retried_until_it_shows(dash: Dash) -> None:
+    world = dash.world
+    await _case_no_1(dash)
+    message = _case_message(world.mods)
+    world.env.inject_error("PATCH", f"/channels/{world.mods.id}/messages/{message.id}", status=500, times=1)
+    await dash.login(world.mod)
+    await dash.post(f"/g/{world.guild.id}/reports/1/action", {"action": "claim"})
+    await dash.settle()
+    assert _case_message(world.mods).embeds[0].title == "Case #1 · open"  # Discord said 500
+    assert await world.services.dashboard.pending_effects(world.guild.id) == 1
+    await world.tick("dashboard.effects")  # not yet due: the retry waits its back-off
+    assert await world.services.dashboard.pending_effects(world.guild.id) == 1
+    await world.advance(60)
+    await world.tick("dashboard.effects")
+    assert _case_message(world.mods).embeds[0].title == "Case #1 · claimed"
+    assert await world.services.dashboard.pending_effects(world.guild.id) == 0
+    edits = world.requests("PATCH", f"/messages/{message.id}")
+    assert len(edits) == 2  # the failed one and the retry, nothing more
