@@ -31,6 +31,22 @@ async def test_stats_show_the_figures_of_slash_stats_with_the_chart(dash: Dash) 
     r = await dash.client.get(f"/g/{g}/stats/chart.png?days=7")
     assert r.status == 200 and r.content_type == "image/png"
     assert (await r.read())[:8] == b"\x89PNG\r\n\x1a\n"
+    # The report is reused for a minute (as the chart is), then computed again.
+    await world.services.help.open_request(
+        g,
+        world.carol.id,
+        topic=None,
+        title="r3",
+        body="…",
+        wants="listening",
+        content_note=None,
+        now=world.now() - timedelta(hours=1),
+    )
+    _, html = await dash.page(f"/g/{g}/stats?days=7")
+    assert "Opened: 2 · answered: 0" in html
+    await world.advance(61)
+    _, html = await dash.page(f"/g/{g}/stats?days=7")
+    assert "Opened: 3 · answered: 0" in html
     # An unknown period falls back to 30 days (as /stats' default).
     status, html = await dash.page(f"/g/{g}/stats?days=365")
     assert (
