@@ -15,6 +15,11 @@ routes = web.RouteTableDef()
 
 #: Which settings field fixes a finding (the settings page anchors its fields by these names).
 FIX_FIELD = {"help": "help_channel_id", "mod": "mod_channel_id", "checkin": "checkin_channel_id"}
+FIX_FIELD_BY_KEY = {
+    "setup.health.no_mod_role": "mod_role_id",
+    "setup.health.mod_channel_public": "mod_channel_id",
+    "setup.health.mod_channel_visible": "mod_channel_id",
+}
 
 
 @routes.get("/")
@@ -52,7 +57,7 @@ async def overview(request: web.Request, ctx: GuildContext) -> web.StreamRespons
                 "level": finding.level,
                 "text": ctx.t(finding.key, **params),
                 "hint": ctx.t(hint_key, **params) if finding.level != "ok" else "",
-                "field": FIX_FIELD.get(kind or "", "mod_role_id" if finding.key.endswith("no_mod_role") else ""),
+                "field": FIX_FIELD.get(kind or "") or FIX_FIELD_BY_KEY.get(finding.key, ""),
             }
         )
     configured = [
