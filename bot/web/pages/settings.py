@@ -40,21 +40,54 @@ async def _page(
     status: int = 200,
 ) -> web.Response:
     choices = await guild_choices(ctx)
+    values = values or await ctx.services.settings.values(ctx.guild_id)
     return render(
         request,
         "settings.html",
         status=status,
         sections=SECTIONS,
-        values=values or await ctx.services.settings.values(ctx.guild_id),
+        values=values,
         errors=errors or {},
         summary=summary,
-        channels=choices.channels,
-        roles=[r for r in choices.roles if not r.managed],
-        channel_names={c.id: c.name for c in choices.channels},
-        role_names={r.id: r.name for r in choices.roles},
+        options=_options(ctx, values, choices),
         timezones=suggest_timezones("", limit=1000),
         topics=await ctx.services.help.topics(ctx.guild_id),
     )
+
+
+def _options(
+    ctx: GuildContext, values: dict[str, dict[str, str]], choices: GuildChoices
+) -> dict[tuple[str, str], list[tuple[str, str, bool]]]:
+    """(section, field) → the picker's (value, label, selected) for every channel and role field.
+    A saved id the guild no longer has stays selectable, marked deleted (saving it is refused)."""
+    roles = [(str(r.id), f"@{r.name}") for r in choices.roles if not r.managed]
+    by_type: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    names = {str(c.id): f"#{c.name}" for c in choices.channels}
+    out: dict[tuple[str, str], list[tuple[str, str, bool]]] = {}
+    for section in SECTIONS:
+        for spec in section.fields:
+            if spec.kind not in ("channel", "role"):
+                continue
+            current = values[section.key].get(spec.name, "")
+            if spec.kind == "channel":
+                if spec.channel_types not in by_type:
+                    forum = ctx.t("web_pages.settings.forum")
+                    by_type[spec.channel_types] = [
+                        (str(c.id), f"#{c.name}" + (f" ({forum})" if c.type == "forum" else ""))
+                        for c in choices.channels
+                        if c.type in spec.channel_types
+                    ]
+                listed = by_type[spec.channel_types]
+                gone = names.get(current) or ctx.t("setup.show.deleted", id=current)
+            else:
+                listed = roles
+                gone = ctx.t("web_pages.settings.deleted_role", id=current)
+            picker = [("", ctx.t("setup.show.not_set"), not current)]
+            picker += [(v, label, v == current) for v, label in listed]
+            if current and all(v != current for v, _ in listed):
+                picker.append((current, gone, True))
+            out[(section.key, spec.name)] = picker
+    return out
 
 
 @routes.get("/g/{guild_id}/settings")
