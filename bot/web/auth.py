@@ -49,12 +49,22 @@ class OAuthFailed(Exception):
     """Discord refused or did not answer; the visitor sees the login page with a kind message."""
 
 
-def _client_key(request: web.Request) -> str:
-    return request.remote or "?"
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def client_key(request: web.Request) -> str:
+    """Who is trying to log in, for pacing: the client's address. Behind a reverse proxy on the
+    same machine (the request comes from loopback) that is the last ``X-Forwarded-For`` hop — the
+    address the proxy saw; a header from anywhere else is ignored (it could be forged)."""
+    remote = request.remote or "?"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if remote in LOOPBACK and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64] or remote
+    return remote
 
 
 def _paced(request: web.Request) -> web.Response | None:
-    wait = dashboard_of(request).pacer.attempt(_client_key(request))
+    wait = dashboard_of(request).pacer.attempt(client_key(request))
     if not wait:
         return None
     lang = visitor_lang(request)

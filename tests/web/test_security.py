@@ -223,6 +223,19 @@ async def test_login_attempts_are_paced(dash: Dash) -> None:
     assert (await dash.client.get("/login/discord", allow_redirects=False)).status == 302
 
 
+async def test_behind_a_local_reverse_proxy_each_client_is_paced_on_its_own(dash: Dash) -> None:
+    limit = dash.dashboard.pacer.limit
+    for _ in range(limit):
+        r = await dash.client.get("/login/discord", headers={"X-Forwarded-For": "203.0.113.7"}, allow_redirects=False)
+        assert r.status == 302
+    blocked = await dash.client.get("/login/discord", headers={"X-Forwarded-For": "203.0.113.7"}, allow_redirects=False)
+    assert blocked.status == 429
+    other = await dash.client.get(
+        "/login/discord", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}, allow_redirects=False
+    )
+    assert other.status == 302, "another client behind the same proxy is not held up"
+
+
 def test_pacer_counts_per_address_and_in_all() -> None:
     now = [0.0]
     pacer = Pacer(limit=2, window=60, global_limit=3, clock=lambda: now[0])
