@@ -905,12 +905,9 @@ class HelpService:
                 col(HelpRequest.created_at) >= now - timedelta(days=days),
                 col(HelpRequest.created_at) < now,
             )
-            opened = (await s.exec(select(func.count()).where(*in_period))).one()
-            # Seconds in SQL: a month of requests is a few thousand floats, not datetimes to convert.
+            # Seconds in SQL (NULL while unanswered): one pass over the period, floats not datetimes.
             seconds = _seconds_between(self.db.dialect, col(HelpRequest.created_at), col(HelpRequest.first_response_at))
-            durations = (
-                await s.exec(select(seconds).where(*in_period, col(HelpRequest.first_response_at).is_not(None)))
-            ).all()
+            period = (await s.exec(select(seconds).where(*in_period))).all()
         views = tuple(
             OpenRequestView(
                 id=rid,
@@ -928,7 +925,7 @@ class HelpService:
             )
             for rid, asker_id, title, topic_name, private, thread_id, created, first, escalated in rows
         )
-        minutes = [float(value) / 60 for value in durations]
+        minutes = [float(value) / 60 for value in period if value is not None]
         p50, p90 = _percentile(minutes, 0.5), _percentile(minutes, 0.9)
         return HelpOverview(
             escalate_minutes=cfg.escalate_minutes,
@@ -937,7 +934,7 @@ class HelpService:
             overdue_total=int(totals[2]),
             requests=views,
             days=days,
-            opened=int(opened),
+            opened=len(period),
             answered=len(minutes),
             median_first_response_minutes=round(p50, 1) if p50 is not None else None,
             p90_first_response_minutes=round(p90, 1) if p90 is not None else None,
