@@ -22,6 +22,7 @@ from bot.models.base import utcnow
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.services.context import ServiceContext
+from bot.web.app import DashboardPortError, start_dashboard
 
 log = logging.getLogger("bot")
 
@@ -44,8 +45,9 @@ def build(settings: Settings) -> tuple[KinshipBot, Database]:
 
 
 async def run(settings: Settings) -> int:
-    """Run until a signal or a fatal error; always close the database."""
+    """Run until a signal or a fatal error; always close the database (and the dashboard)."""
     bot, db = build(settings)
+    dashboard = None
     try:
         await db.migrate()
         loop = asyncio.get_running_loop()
@@ -53,7 +55,11 @@ async def run(settings: Settings) -> int:
             with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
                 loop.add_signal_handler(sig, lambda s=sig: _stop(bot, s))
         async with bot:
+            dashboard = await start_dashboard(bot)
             await bot.start(settings.discord_token)
+    except DashboardPortError as error:
+        print(f"Kinship cannot start: {error}", file=sys.stderr)
+        return 2
     except discord.LoginFailure:
         print(
             "DISCORD_TOKEN was rejected by Discord. Reset the token in the developer portal "
@@ -68,6 +74,8 @@ async def run(settings: Settings) -> int:
         log.exception("Kinship stopped because of an unexpected error")
         return 1
     finally:
+        if dashboard is not None:
+            await dashboard.cleanup()
         await db.close()
     return 0
 

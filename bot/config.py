@@ -15,6 +15,9 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/kinship.db"
+DEFAULT_OAUTH_BASE = "https://discord.com/api/v10"
+#: The dashboard's signing key must be long enough not to be guessed.
+DASHBOARD_SECRET_MIN = 32
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -41,6 +44,7 @@ class Settings:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     discord_api_base: str | None = None
+    dashboard: DashboardSettings | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,7 +105,89 @@ class Settings:
             shard_count=shard_count,
             shard_ids=shard_ids,
             discord_api_base=api_base,
+            dashboard=_dashboard(env),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    """The web dashboard (``DASHBOARD_PORT`` set); ``None`` on :class:`Settings` when it is off."""
+
+    port: int
+    url: str  # the public base URL, e.g. https://kinship.example.org (no trailing slash)
+    client_id: str
+    client_secret: str = field(repr=False)
+    secret: str = field(repr=False)
+    host: str = "127.0.0.1"
+    oauth_base: str = DEFAULT_OAUTH_BASE
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` when the dashboard is served over https."""
+        return self.url.startswith("https://")
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where Discord sends the browser back after login (register it in the developer portal)."""
+        return f"{self.url}/callback"
+
+
+def _dashboard(env: Mapping[str, str]) -> DashboardSettings | None:
+    """The dashboard's settings; ``None`` when ``DASHBOARD_PORT`` is not set (nothing listens)."""
+    raw_port = env.get("DASHBOARD_PORT", "").strip()
+    if not raw_port:
+        return None
+    port = _optional_int(env, "DASHBOARD_PORT", minimum=1)
+    assert port is not None
+    if port > 65535:
+        raise SettingsError("DASHBOARD_PORT", f"is {port}", "Use a port between 1 and 65535, e.g. 8080.")
+    url = env.get("DASHBOARD_URL", "").strip().rstrip("/")
+    if not url:
+        raise SettingsError(
+            "DASHBOARD_URL",
+            "is not set (DASHBOARD_PORT is)",
+            "Set it to the address moderators open in their browser, e.g. https://kinship.example.org.",
+        )
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#") or any(c.isspace() for c in url):
+        raise SettingsError(
+            "DASHBOARD_URL", f"is {url!r}, not an http(s) address", "Use e.g. https://kinship.example.org."
+        )
+    client_id = env.get("DISCORD_CLIENT_ID", "").strip()
+    if not client_id.isdigit():
+        raise SettingsError(
+            "DISCORD_CLIENT_ID",
+            "is not set" if not client_id else f"is {client_id!r}, not an application id",
+            "Copy the Application ID from the developer portal (your app → OAuth2 → Client ID).",
+        )
+    client_secret = env.get("DISCORD_CLIENT_SECRET", "").strip()
+    if not client_secret or any(c.isspace() for c in client_secret):
+        raise SettingsError(
+            "DISCORD_CLIENT_SECRET",
+            "is not set" if not client_secret else "contains spaces",
+            "Copy it from the developer portal (your app → OAuth2 → Client Secret → Reset Secret).",
+        )
+    secret = env.get("DASHBOARD_SECRET", "").strip()
+    if len(secret) < DASHBOARD_SECRET_MIN:
+        raise SettingsError(
+            "DASHBOARD_SECRET",
+            "is not set" if not secret else f"is too short ({len(secret)} characters)",
+            f"Use at least {DASHBOARD_SECRET_MIN} random characters: "
+            'python3 -c "import secrets; print(secrets.token_urlsafe(48))"',
+        )
+    host = env.get("DASHBOARD_HOST", "").strip() or "127.0.0.1"
+    oauth_base = env.get("DISCORD_OAUTH_BASE", "").strip().rstrip("/") or DEFAULT_OAUTH_BASE
+    if not oauth_base.startswith(("http://", "https://")):
+        raise SettingsError("DISCORD_OAUTH_BASE", "is not a URL", f"Leave it empty for {DEFAULT_OAUTH_BASE}.")
+    return DashboardSettings(
+        port=port,
+        url=url,
+        client_id=client_id,
+        client_secret=client_secret,
+        secret=secret,
+        host=host,
+        oauth_base=oauth_base,
+    )
 
 
 def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:

@@ -12,7 +12,7 @@ from discord import app_commands
 from bot import i18n
 from bot.app import KinshipBot
 from bot.delivery import classify, send_with_health
-from bot.errors import NotConfigured
+from bot.errors import NotConfigured, NotFound
 from bot.services.library import ResourceItem
 from bot.ui import (
     COLOR,
@@ -123,6 +123,32 @@ async def _edit_queue_post(bot: KinshipBot, item: ResourceItem, content: str) ->
         )
     except discord.HTTPException as error:
         log.info("could not update queue post of resource %s: %s", item.id, classify(error))
+
+
+async def refresh_queue_post(bot: KinshipBot, guild_id: int, resource_id: int, moderator_id: int | None) -> bool:
+    """Show a decision made elsewhere (the web dashboard) in the suggestion's queue post, without
+    its buttons, as the Approve/Reject button does. ``False`` means "try again later" (a 5xx or a
+    rate limit); a resource or post that is gone is nothing to do."""
+    try:
+        item = await bot.services.library.get(guild_id, resource_id)
+    except NotFound:
+        return True
+    if item.status not in ("approved", "rejected") or item.queue_channel_id is None or item.queue_message_id is None:
+        return True
+    channel = bot.get_channel(item.queue_channel_id)
+    if not isinstance(channel, discord.TextChannel):
+        return True
+    settings = await bot.services.guilds.get(guild_id)
+    content = queue_text(item, settings.language, item.status, moderator_id or item.decided_by)
+    try:
+        await channel.get_partial_message(item.queue_message_id).edit(
+            content=content, view=None, allowed_mentions=NO_PINGS
+        )
+    except (discord.HTTPException, OSError) as error:
+        outcome = classify(error)
+        log.info("could not update queue post of resource %s: %s", item.id, outcome)
+        return outcome != "retry"
+    return True
 
 
 def decision_view(item: ResourceItem, lang: str) -> discord.ui.View:

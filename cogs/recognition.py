@@ -15,7 +15,7 @@ from discord import app_commands
 from bot import i18n
 from bot.app import KinshipBot
 from bot.delivery import send_dm
-from bot.errors import InvalidInput
+from bot.services.recognition import validate_milestone_role
 from bot.ui import lang_of, member_is_moderator, moderator_only, reply, tr
 from cogs._base import FeatureCog
 from cogs.recognition_views import (
@@ -231,10 +231,12 @@ class RecognitionCog(FeatureCog):
         guild = interaction.guild
         assert guild is not None
         me = guild.me
-        if role.is_default() or role.managed:
-            raise InvalidInput("recognition.errors.role_unusable", role=role.name)
-        if me is None or not me.guild_permissions.manage_roles or role >= me.top_role:
-            raise InvalidInput("recognition.errors.role_too_high", role=role.name)
+        validate_milestone_role(
+            role.name,
+            is_default=role.is_default(),
+            managed=role.managed,
+            assignable=me is not None and me.guild_permissions.manage_roles and role < me.top_role,
+        )
         await self.services.recognition.add_milestone(guild.id, threshold, role.id, self.bot.now())
         await reply(
             interaction,

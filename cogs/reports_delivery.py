@@ -127,8 +127,10 @@ class Delivery:
             await self.refresh(case)
             await reply(interaction, embed=embed)
 
-    async def refresh(self, case: Case) -> None:
-        """Edit the moderators' message of a case (after something happened elsewhere)."""
+    async def refresh(self, case: Case, *, retry_errors: bool = False) -> None:
+        """Edit the moderators' message of a case (after something happened elsewhere). With
+        ``retry_errors`` a failure worth retrying (5xx, 429, network) is raised for the caller's
+        outbox to try again (the dashboard's effects); otherwise it is logged."""
         r = case.report
         if r.mod_channel_id is None or r.mod_message_id is None:
             return
@@ -145,6 +147,8 @@ class Delivery:
                 embed=case_embed(case, lang), view=case_view(case, lang)
             )
         except SEND_ERRORS as error:
+            if retry_errors and delivery.classify(error) == "retry":
+                raise
             log.warning("could not update the moderators' message of report %s: %s", r.id, error)
 
     async def dm(self, member_id: int, content: str, view: discord.ui.View | None = None) -> bool:
@@ -161,18 +165,26 @@ class Delivery:
 
     # ------------------------------------------------------------------ mediation
 
-    async def mediate(self, interaction: discord.Interaction, report_id: int) -> None:
-        """Open a private thread in the help channel with the moderator, then invite each party by DM."""
-        assert interaction.guild is not None
-        settings = await self.services.guilds.get(interaction.guild.id)
-        channel = interaction.guild.get_channel(settings.help_channel_id) if settings.help_channel_id else None
+    async def mediation_channel(self, guild: discord.Guild, report_id: int) -> discord.TextChannel:
+        """The help channel mediation threads open in, after checking the case can be mediated."""
+        settings = await self.services.guilds.get(guild.id)
+        channel = guild.get_channel(settings.help_channel_id) if settings.help_channel_id else None
         if not isinstance(channel, discord.TextChannel):
             raise NotConfigured("reports.errors.no_mediation_channel")
-        current = await self.services.reports.case_by_id(interaction.guild.id, report_id)
+        current = await self.services.reports.case_by_id(guild.id, report_id)
         if current.report.closed or current.report.state == "mediating":
             raise InvalidInput("reports.errors.cannot_mediate", case_no=current.report.case_no)
-        await interaction.response.defer()
-        lang = settings.language
+        return channel
+
+    async def open_mediation(
+        self, channel: discord.TextChannel, report_id: int, moderator_id: int
+    ) -> tuple[Case, discord.Thread, int, list[str]]:
+        """Open a private thread with the moderator, start mediation, invite each party by DM.
+        Returns the case, the thread, how many were invited and the parties that could not be
+        reached. Shared by the **Mediate** button and the dashboard (``cogs/dashboard.py``)."""
+        guild = channel.guild
+        lang = (await self.services.guilds.get(guild.id)).language
+        current = await self.services.reports.case_by_id(guild.id, report_id)
         try:
             thread = await channel.create_thread(
                 name=i18n.t("reports.mediation.thread_name", lang, case_no=current.report.case_no),
@@ -184,34 +196,40 @@ class Delivery:
             raise NotAllowed("reports.errors.mediation_thread_failed") from error
         try:
             start = await self.services.reports.start_mediation(
-                report_id, interaction.guild.id, interaction.user.id, thread.id, self.bot.now()
+                report_id, guild.id, moderator_id, thread.id, self.bot.now()
             )
         except KinshipError:
             await thread.delete()
             raise
         try:  # the case is in mediation now: a hiccup here must not keep the parties from their invitations
-            await thread.add_user(interaction.user)
+            await thread.add_user(discord.Object(id=moderator_id))
             await thread.send(
-                i18n.t("reports.mediation.intro", lang, moderator=interaction.user.mention), allowed_mentions=NO_PINGS
+                i18n.t("reports.mediation.intro", lang, moderator=f"<@{moderator_id}>"), allowed_mentions=NO_PINGS
             )
         except SEND_ERRORS as error:
             log.warning("mediation thread %s opened without its introduction: %s", thread.id, error)
         unreachable = []
         for invitation in start.invitations:
             text = i18n.t(
-                f"reports.mediation.invite_{invitation.party}",
-                lang,
-                guild=interaction.guild.name,
-                case_no=current.report.case_no,
+                f"reports.mediation.invite_{invitation.party}", lang, guild=guild.name, case_no=current.report.case_no
             )
             if not await self.dm(invitation.member_id, text, invite_view(invitation.invite_id, lang)):
                 await self.services.reports.invite_undeliverable(invitation.invite_id, self.bot.now())
-                unreachable.append(await tr(interaction, f"reports.party.{invitation.party}"))
-        case = await self.services.reports.case_by_id(interaction.guild.id, report_id)
+                unreachable.append(invitation.party)
+        case = await self.services.reports.case_by_id(guild.id, report_id)
+        return case, thread, len(start.invitations), unreachable
+
+    async def mediate(self, interaction: discord.Interaction, report_id: int) -> None:
+        """Open a private thread in the help channel with the moderator, then invite each party by DM."""
+        assert interaction.guild is not None
+        channel = await self.mediation_channel(interaction.guild, report_id)
+        await interaction.response.defer()
+        case, thread, invited, unreachable = await self.open_mediation(channel, report_id, interaction.user.id)
         await self.show(interaction, case)
-        note = await tr(interaction, "reports.mediation.opened", thread=thread.mention, count=len(start.invitations))
+        note = await tr(interaction, "reports.mediation.opened", thread=thread.mention, count=invited)
         if unreachable:
-            note += "\n" + await tr(interaction, "reports.mediation.unreachable", parties=", ".join(unreachable))
+            parties = [await tr(interaction, f"reports.party.{party}") for party in unreachable]
+            note += "\n" + await tr(interaction, "reports.mediation.unreachable", parties=", ".join(parties))
         await reply(interaction, note)
 
     async def on_invite(self, interaction: discord.Interaction, invite_id: int, *, join: bool) -> None:

@@ -7,7 +7,6 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.errors import InvalidInput
 from bot.services.guilds import (
     REQUIRED_PERMISSIONS,
     ChannelKind,
@@ -16,6 +15,7 @@ from bot.services.guilds import (
     GuildSettings,
     RoleView,
     suggest_timezones,
+    validate_mod_role,
 )
 from bot.ui import COLOR, ERROR_COLOR, WARN_COLOR, fit, lang_of, reply, tr
 from cogs._base import FeatureCog
@@ -145,8 +145,7 @@ class SetupCog(FeatureCog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def mod_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Set the moderator role (not @everyone, not a bot's managed role)."""
-        if role.managed:
-            raise InvalidInput("setup.errors.managed_mod_role")
+        validate_mod_role(role.guild.id, role.id, managed=role.managed)
         await self._save(interaction, "setup.show.mod_role", role.mention, mod_role_id=role.id)
 
     @setup.command(name="timezone", description=_T("The server's time zone, e.g. Europe/Berlin"))

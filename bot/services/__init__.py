@@ -13,6 +13,7 @@ from bot.services.activity import ActivityService
 from bot.services.checkins import CheckinService
 from bot.services.conduct import ConductService
 from bot.services.context import ServiceContext
+from bot.services.dashboard import DashboardService
 from bot.services.guilds import GuildService, HealthService
 from bot.services.help import HelpService
 from bot.services.insights import InsightService
@@ -22,6 +23,7 @@ from bot.services.nudges import NudgeService
 from bot.services.privacy import PrivacyService
 from bot.services.recognition import RecognitionService
 from bot.services.reports import ReportService
+from bot.services.settings import SettingsService
 from bot.services.surveys import SurveyService
 
 
@@ -44,24 +46,44 @@ class Services:
     library: LibraryService
     surveys: SurveyService
     conduct: ConductService
+    dashboard: DashboardService
+    settings: SettingsService
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
         """Construct every service from one context (order matters only for event subscriptions)."""
+        # In the original order: constructors subscribe to events, and subscribers run in that order.
+        guilds, health, help_, checkins = GuildService(ctx), HealthService(ctx), HelpService(ctx), CheckinService(ctx)
+        recognition, reports, activity = RecognitionService(ctx), ReportService(ctx), ActivityService(ctx)
+        nudges, insights, privacy = NudgeService(ctx), InsightService(ctx), PrivacyService(ctx)
+        mentors, library, surveys = MentorService(ctx), LibraryService(ctx), SurveyService(ctx)
+        conduct = ConductService(ctx)
         return cls(
             ctx=ctx,
-            guilds=GuildService(ctx),
-            health=HealthService(ctx),
-            help=HelpService(ctx),
-            checkins=CheckinService(ctx),
-            recognition=RecognitionService(ctx),
-            reports=ReportService(ctx),
-            activity=ActivityService(ctx),
-            nudges=NudgeService(ctx),
-            insights=InsightService(ctx),
-            privacy=PrivacyService(ctx),
-            mentors=MentorService(ctx),
-            library=LibraryService(ctx),
-            surveys=SurveyService(ctx),
-            conduct=ConductService(ctx),
+            guilds=guilds,
+            health=health,
+            help=help_,
+            checkins=checkins,
+            recognition=recognition,
+            reports=reports,
+            activity=activity,
+            nudges=nudges,
+            insights=insights,
+            privacy=privacy,
+            mentors=mentors,
+            library=library,
+            surveys=surveys,
+            conduct=conduct,
+            dashboard=DashboardService(ctx),
+            settings=SettingsService(
+                guilds=guilds,
+                help=help_,
+                checkins=checkins,
+                nudges=nudges,
+                recognition=recognition,
+                reports=reports,
+                privacy=privacy,
+                surveys=surveys,
+                conduct=conduct,
+            ),
         )

@@ -61,6 +61,13 @@ NOTE_MAX = 1000
 #: Buddy introductions handled per tick (thread mode).
 INTROS_PER_TICK = 5
 WEEK_RE = re.compile(r"^(?P<year>[0-9]{4})-W(?P<week>[0-9]{2})$")
+#: Bounds of the numeric schedule settings (``/setup checkins|buddies`` and the dashboard).
+SCHEDULE_LIMITS: dict[str, tuple[int, int]] = {
+    "weekday": (0, 6),
+    "grace_hours": (0, 72),
+    "reminder_hour": (0, 23),
+    "buddy_weeks": (1, 8),
+}
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -306,8 +313,7 @@ class CheckinService:
         """Change the schedule. ``time="HH:MM"`` is parsed; ranges are checked."""
         if "time" in changes:
             changes["hour"], changes["minute"] = parse_time(str(changes.pop("time")))
-        limits = {"weekday": (0, 6), "grace_hours": (0, 72), "reminder_hour": (0, 23), "buddy_weeks": (1, 8)}
-        for name, (lo, hi) in limits.items():
+        for name, (lo, hi) in SCHEDULE_LIMITS.items():
             if name in changes and not lo <= int(changes[name]) <= hi:
                 raise InvalidInput("checkins.errors.out_of_range", value=str(changes[name]), low=lo, high=hi)
         allowed = set(Schedule.__dataclass_fields__) - {"guild_id"}

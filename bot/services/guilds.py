@@ -118,6 +118,18 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def validate_mod_role(guild_id: int, role_id: int | None, *, managed: bool) -> int | None:
+    """The moderator role must be a role people are given: not @everyone (its id is the guild's,
+    every member would be a moderator) and not a bot's or integration's managed role."""
+    if role_id is None:
+        return None
+    if role_id == guild_id:
+        raise InvalidInput("setup.errors.everyone_mod_role")
+    if managed:
+        raise InvalidInput("setup.errors.managed_mod_role")
+    return role_id
+
+
 def suggest_timezones(query: str, limit: int = 25) -> list[str]:
     """Time zone names containing ``query`` (case-insensitive), best matches first."""
     q = query.strip().lower().replace(" ", "_")

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
@@ -38,6 +38,14 @@ from bot.sharding import GuildScope, in_scope
 
 WANTS = ("listening", "advice", "resources")
 THREAD_MODES = ("public", "private")
+#: Bounds of the numeric help knobs (``/setup help-settings`` and the dashboard's settings form).
+SETTING_LIMITS: dict[str, tuple[int, int]] = {
+    "first_round_minutes": (1, 1440),
+    "escalate_minutes": (1, 10080),
+    "idle_hours": (1, 720),
+    "archive_hours": (1, 720),
+    "pings_per_round": (1, 10),
+}
 DEFAULT_MAX_OPEN = 3
 MAX_TOPICS = 25  # a forum holds at most 20 tags; topics beyond that simply get no tag
 TOPIC_NAME = re.compile(r"^[\w][\w &/+\-'.]{0,39}$")
@@ -159,6 +167,56 @@ class ResponseTimes:
     resolution_seconds: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenRequestView:
+    """An open request as the moderators' dashboard lists it (no body: it is gone once posted)."""
+
+    id: int
+    asker_id: int
+    title: str
+    topic_name: str | None
+    private: bool
+    thread_id: int | None
+    created_at: datetime
+    waiting_minutes: int
+    first_response_at: datetime | None
+    overdue: bool  # unanswered for longer than the escalation time
+    escalated: bool  # the moderators were told
+    helper_ids: tuple[int, ...]  # who claimed it
+
+
+@dataclass(frozen=True, slots=True)
+class HelpOverview:
+    """Open requests now, and how fast requests of the last ``days`` got a first response."""
+
+    escalate_minutes: int
+    open_total: int
+    unanswered_total: int
+    overdue_total: int
+    requests: tuple[OpenRequestView, ...]  # overdue first, then oldest first; at most ``limit``
+    days: int
+    opened: int
+    answered: int
+    median_first_response_minutes: float | None
+    p90_first_response_minutes: float | None
+
+
+def _seconds_between(dialect: str, start: Any, end: Any) -> Any:
+    """``end - start`` in seconds, computed by the database (SQLite stores naive UTC text)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of ``values`` (``None`` when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 1))  # ceil(n * q), at least 1
+    return ordered[int(rank) - 1]
+
+
 def topic_key(name: str) -> str:
     """The comparison key of a topic name."""
     return " ".join(name.split()).lower()
@@ -224,7 +282,8 @@ class HelpService:
         if "thread_mode" in changes and changes["thread_mode"] not in THREAD_MODES:
             raise InvalidInput("help.errors.bad_setting", value=str(changes["thread_mode"])[:16])
         for name, value in changes.items():
-            if name != "thread_mode" and (not isinstance(value, int) or not 1 <= value <= 10_000):
+            low, high = SETTING_LIMITS.get(name, (1, 1))
+            if name != "thread_mode" and (not isinstance(value, int) or not low <= value <= high):
                 raise InvalidInput("help.errors.bad_setting", value=str(value)[:16])
         async with self.db.session() as s:
             row = await s.get(HelpConfig, guild_id, with_for_update=True)
@@ -791,6 +850,95 @@ class HelpService:
             )
             for r in rows
         ]
+
+    async def overview(self, guild_id: int, now: datetime, *, days: int = 30, limit: int = 50) -> HelpOverview:
+        """The dashboard's help page: open requests (overdue = no first response for longer than
+        the guild's escalation time) and the time to first response of requests opened in the
+        ``days`` before ``now`` (median and 90th percentile, answered requests only)."""
+        cfg = await self.settings(guild_id)
+        overdue_before = now - timedelta(minutes=cfg.escalate_minutes)
+        is_open = (HelpRequest.guild_id == guild_id, HelpRequest.state == "open")
+        unanswered = col(HelpRequest.first_response_at).is_(None)
+        async with self.db.session() as s:
+            totals = (
+                await s.exec(
+                    select(
+                        func.count(),
+                        func.count(func.nullif(unanswered, False)),
+                        func.count(func.nullif(unanswered & (col(HelpRequest.created_at) < overdue_before), False)),
+                    ).where(*is_open)
+                )
+            ).one()
+            overdue_first = unanswered & (col(HelpRequest.created_at) < overdue_before)
+            r = HelpRequest
+            rows = (
+                await s.exec(
+                    select(
+                        r.id,
+                        r.asker_id,
+                        r.title,
+                        r.topic_name,
+                        r.private,
+                        r.thread_id,
+                        r.created_at,
+                        r.first_response_at,
+                        r.escalated_at,
+                    )
+                    .where(*is_open)
+                    .order_by(overdue_first.desc(), col(HelpRequest.created_at), col(HelpRequest.id))
+                    .limit(limit)
+                )
+            ).all()
+            ids = [row[0] for row in rows]
+            claims: dict[int, list[int]] = {}
+            if ids:
+                for request_id, member_id in (
+                    await s.exec(
+                        select(HelpParticipant.request_id, HelpParticipant.member_id)
+                        .where(col(HelpParticipant.request_id).in_(ids), col(HelpParticipant.claimed).is_(True))
+                        .order_by(col(HelpParticipant.id))
+                    )
+                ).all():
+                    claims.setdefault(request_id, []).append(member_id)
+            in_period = (
+                HelpRequest.guild_id == guild_id,
+                col(HelpRequest.created_at) >= now - timedelta(days=days),
+                col(HelpRequest.created_at) < now,
+            )
+            # Seconds in SQL (NULL while unanswered): one pass over the period, floats not datetimes.
+            seconds = _seconds_between(self.db.dialect, col(HelpRequest.created_at), col(HelpRequest.first_response_at))
+            period = (await s.exec(select(seconds).where(*in_period))).all()
+        views = tuple(
+            OpenRequestView(
+                id=rid,
+                asker_id=asker_id,
+                title=title,
+                topic_name=topic_name,
+                private=private,
+                thread_id=thread_id,
+                created_at=created,
+                waiting_minutes=max(0, int((now - created).total_seconds() // 60)),
+                first_response_at=first,
+                overdue=first is None and created < overdue_before,
+                escalated=escalated is not None,
+                helper_ids=tuple(claims.get(rid, ())),
+            )
+            for rid, asker_id, title, topic_name, private, thread_id, created, first, escalated in rows
+        )
+        minutes = [float(value) / 60 for value in period if value is not None]
+        p50, p90 = _percentile(minutes, 0.5), _percentile(minutes, 0.9)
+        return HelpOverview(
+            escalate_minutes=cfg.escalate_minutes,
+            open_total=int(totals[0]),
+            unanswered_total=int(totals[1]),
+            overdue_total=int(totals[2]),
+            requests=views,
+            days=days,
+            opened=len(period),
+            answered=len(minutes),
+            median_first_response_minutes=round(p50, 1) if p50 is not None else None,
+            p90_first_response_minutes=round(p90, 1) if p90 is not None else None,
+        )
 
 
 def choose_helpers(

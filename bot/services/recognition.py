@@ -190,6 +190,26 @@ class Milestone:
 
 
 @dataclass(frozen=True, slots=True)
+class MilestoneStatus:
+    """A milestone and how many members reached it (counts only, for the dashboard)."""
+
+    threshold: int
+    role_id: int
+    granted: int
+    pending: int
+    failed: int
+
+
+def validate_milestone_role(name: str, *, is_default: bool, managed: bool, assignable: bool) -> None:
+    """A milestone role must be one Kinship can give: not @everyone, not a bot's role, and below
+    Kinship's highest role while Kinship has Manage Roles (``assignable``)."""
+    if is_default or managed:
+        raise InvalidInput("recognition.errors.role_unusable", role=name)
+    if not assignable:
+        raise InvalidInput("recognition.errors.role_too_high", role=name)
+
+
+@dataclass(frozen=True, slots=True)
 class WeeklyPost:
     """A weekly post to send now (already claimed for ``week``)."""
 
@@ -262,6 +282,17 @@ class RecognitionService:
             row.updated_at = now
             await s.flush()
             conf = _settings(row)
+        self._cache.pop(guild_id, None)
+        return conf
+
+    async def clear_weekly_channel(self, guild_id: int, now: datetime) -> RecognitionSettings:
+        """Post the weekly recognition in the default channel again (the check-in channel)."""
+        async with self.db.session() as s:
+            row = await s.get(RecognitionConfig, guild_id, with_for_update=True)
+            if row is not None and row.weekly_channel_id is not None:
+                row.weekly_channel_id = None
+                row.updated_at = now
+            conf = _settings(row) if row else RecognitionSettings(guild_id=guild_id)
         self._cache.pop(guild_id, None)
         return conf
 
@@ -486,6 +517,29 @@ class RecognitionService:
                 )
             ).all()
         return [Milestone(r.threshold, r.role_id) for r in rows]
+
+    async def milestone_overview(self, guild_id: int) -> list[MilestoneStatus]:
+        """Each milestone with how many members got its role, are waiting for it, or could not get it."""
+        milestones = await self.milestones(guild_id)
+        async with self.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(RecognitionGrant.threshold, RecognitionGrant.status, func.count())
+                    .where(RecognitionGrant.guild_id == guild_id)
+                    .group_by(col(RecognitionGrant.threshold), col(RecognitionGrant.status))
+                )
+            ).all()
+        counts: dict[tuple[int, str], int] = {(t, st): int(n) for t, st, n in rows}
+        return [
+            MilestoneStatus(
+                threshold=m.threshold,
+                role_id=m.role_id,
+                granted=counts.get((m.threshold, "granted"), 0),
+                pending=counts.get((m.threshold, "pending"), 0) + counts.get((m.threshold, "granting"), 0),
+                failed=counts.get((m.threshold, "failed"), 0),
+            )
+            for m in milestones
+        ]
 
     async def claim_grants(
         self, now: datetime, ids: list[int] | None = None, limit: int = 50, *, scope: GuildScope | None = None

@@ -39,6 +39,7 @@ Action = Literal["claim", "resolve", "dismiss", "note"]
 Outcome = Literal["agreement", "no_agreement", "escalated"]
 OUTCOMES: tuple[str, ...] = ("agreement", "no_agreement", "escalated")
 CLOSED_STATES = ("resolved", "dismissed")
+STATES = ("open", "claimed", "mediating", "resolved", "dismissed")
 #: How long a sender owns a report it is delivering; shorter than Discord's nonce window.
 LEASE = timedelta(seconds=90)
 DAY = timedelta(days=1)
@@ -518,6 +519,32 @@ class ReportService:
                 select(Report)
                 .where(Report.guild_id == guild_id, Report.reported_id == member_id)
                 .order_by(col(Report.case_no).desc())
+                .limit(limit)
+            )
+            return [_view(r) for r in rows.all()]
+
+    async def state_counts(self, guild_id: int) -> dict[str, int]:
+        """How many of the guild's cases are in each state (every state present, 0 when none)."""
+        async with self.db.session() as s:
+            rows = await s.exec(
+                select(Report.state, func.count()).where(Report.guild_id == guild_id).group_by(col(Report.state))
+            )
+            found = {state: int(n) for state, n in rows.all()}
+        return {state: found.get(state, 0) for state in STATES}
+
+    async def cases_in(
+        self, guild_id: int, states: tuple[str, ...], *, limit: int = 50, offset: int = 0
+    ) -> list[ReportView]:
+        """The guild's cases in ``states``: open ones oldest first (the queue's order), closed ones
+        newest first. One indexed query; ``offset`` pages through."""
+        closed = all(state in CLOSED_STATES for state in states)
+        order = col(Report.case_no).desc() if closed else col(Report.case_no)
+        async with self.db.session() as s:
+            rows = await s.exec(
+                select(Report)
+                .where(Report.guild_id == guild_id, col(Report.state).in_(states))
+                .order_by(order)
+                .offset(max(0, offset))
                 .limit(limit)
             )
             return [_view(r) for r in rows.all()]

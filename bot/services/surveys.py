@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -276,6 +276,28 @@ class SurveyService:
             survey = _info(row)
             answers = [(r.member_id, json.loads(r.answers)) for r in rows]
         return aggregate(survey, answers)
+
+    async def recent(self, guild_id: int, limit: int = 25) -> list[tuple[SurveyInfo, int]]:
+        """The guild's latest surveys and pulses, newest first, each with its number of answers."""
+        async with self.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(Survey).where(Survey.guild_id == guild_id).order_by(col(Survey.id).desc()).limit(limit)
+                )
+            ).all()
+            ids = [r.id for r in rows]
+            counts: dict[int, int] = {}
+            if ids:
+                counts = dict(
+                    (
+                        await s.exec(
+                            select(SurveyResponse.survey_id, func.count())
+                            .where(col(SurveyResponse.survey_id).in_(ids))
+                            .group_by(SurveyResponse.survey_id)
+                        )
+                    ).all()
+                )
+        return [(_info(r), counts.get(r.id or 0, 0)) for r in rows]
 
     async def wipe_closed(self, now: datetime) -> int:
         """Unlink closed anonymous surveys from their respondents (salt and keys wiped). Idempotent."""

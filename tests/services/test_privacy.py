@@ -96,6 +96,11 @@ def _ancestors(tables: Iterable[Table]) -> set[str]:
     return wanted
 
 
+def _guilded(table: Table) -> bool:
+    """Whether ``table`` reaches a guild (its own ``guild_id`` or through a foreign key)."""
+    return _guild_condition(table, GUILD_A) is not None
+
+
 async def synthesize(
     db: Database, guild_id: int, member_id: int, when: datetime = NOW, only: Iterable[Table] | None = None
 ) -> dict[str, Any]:
@@ -186,7 +191,8 @@ async def test_export_has_every_personal_table_and_only_this_member_in_this_guil
     assert set(data) == {t.name for t, _ in personal_tables()}
     for table, personal in personal_tables():
         rows = data[table.name]
-        assert len(rows) == 1, (table.name, rows)
+        # A table with no path to a guild (a member's dashboard logins) is theirs everywhere: both rows.
+        assert len(rows) == (1 if _guilded(table) else 2), (table.name, rows)
         assert any(rows[0][name] == str(MEMBER) for name in personal)
         if "guild_id" in table.c:
             assert rows[0]["guild_id"] == str(GUILD_A)
@@ -229,6 +235,9 @@ async def test_delete_leaves_no_personal_row_and_keeps_others(services: Services
 
     for table, _ in personal_tables():  # scan every table's personal columns
         assert await rows_of(db, table, MEMBER, GUILD_A) == 0, table.name
+        if not _guilded(table):  # the member's everywhere (module docstring): gone everywhere
+            assert await rows_of(db, table, MEMBER) == 0, table.name
+            continue
         assert await rows_of(db, table, MEMBER, GUILD_B) == 1, f"{table.name}: another guild was touched"
         assert await rows_of(db, table, OTHER, GUILD_A) == before_other[table.name], table.name
     assert await services.privacy.export(GUILD_A, MEMBER) == {}
