@@ -77,6 +77,14 @@ class Page:
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
 
+    async def find(self, by: str, value: str) -> Any:
+        """The element, waiting (in the WebDriver's thread) for a page a click started to load."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        wait = WebDriverWait(self.driver, 15)
+        return await self.run(wait.until, expected_conditions.presence_of_element_located((by, value)))
+
     async def open(self, path: str, *, refused: bool = False) -> None:
         """Load ``path``; ``refused`` when the page is meant to be the 403 page (the console says so)."""
         await self.run(self.driver.get, self.dash.url + path)
@@ -85,7 +93,7 @@ class Page:
     async def click(self, testid: str) -> None:
         from selenium.webdriver.common.by import By
 
-        element = await self.run(self.driver.find_element, By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+        element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
         await self.run(element.click)
         await self.console_clean()
 
@@ -93,15 +101,15 @@ class Page:
         from selenium.webdriver.common.by import By
 
         if testid is None:
-            element = await self.run(self.driver.find_element, By.TAG_NAME, "body")
+            element = await self.find(By.TAG_NAME, "body")
         else:
-            element = await self.run(self.driver.find_element, By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+            element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
         return await self.run(lambda: element.text)
 
     async def fill(self, testid: str, value: str) -> None:
         from selenium.webdriver.common.by import By
 
-        element = await self.run(self.driver.find_element, By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+        element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
         await self.run(element.clear)
         await self.run(element.send_keys, value)
 
