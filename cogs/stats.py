@@ -24,22 +24,11 @@ FILENAME = "stats.png"
 _T = app_commands.locale_str
 
 
-def _num(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
-
-
 def _pct(value: float | None, lang: str) -> str:
     return i18n.t("stats.percent", lang, value=round(value * 100)) if value is not None else i18n.t("stats.none", lang)
 
 
-def _duration(minutes: float | None, lang: str) -> str:
-    if minutes is None:
-        return i18n.t("stats.none", lang)
-    if minutes < 120:
-        return i18n.t("stats.minutes", lang, value=_num(minutes))
-    if minutes < 48 * 60:
-        return i18n.t("stats.hours", lang, value=_num(minutes / 60))
-    return i18n.t("stats.days", lang, value=_num(minutes / 1440))
+_duration = i18n.duration_text
 
 
 def _mood(report: StatsReport, lang: str) -> str:

@@ -106,3 +106,18 @@ def placeholders(text: str) -> set[str]:
 def keys(lang: str) -> Iterable[str]:
     """Every key of a language (for tests)."""
     return catalogue(lang).keys()
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+
+
+def duration_text(minutes: float | None, lang: str) -> str:
+    """A duration as ``/stats`` and the dashboard write it (minutes, hours or days)."""
+    if minutes is None:
+        return t("stats.none", lang)
+    if minutes < 120:
+        return t("stats.minutes", lang, value=_number(minutes))
+    if minutes < 48 * 60:
+        return t("stats.hours", lang, value=_number(minutes / 60))
+    return t("stats.days", lang, value=_number(minutes / 1440))

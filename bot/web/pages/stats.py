@@ -50,19 +50,7 @@ def _days(request: web.Request) -> int:
     return int(raw) if raw.isdigit() and int(raw) in PERIODS else DEFAULT_DAYS
 
 
-def _num(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
-
-
-def minutes_text(minutes: float | None, lang: str) -> str:
-    """A duration as ``/stats`` writes it (minutes, hours or days)."""
-    if minutes is None:
-        return i18n.t("stats.none", lang)
-    if minutes < 120:
-        return i18n.t("stats.minutes", lang, value=_num(minutes))
-    if minutes < 48 * 60:
-        return i18n.t("stats.hours", lang, value=_num(minutes / 60))
-    return i18n.t("stats.days", lang, value=_num(minutes / 1440))
+minutes_text = i18n.duration_text
 
 
 def percent_text(value: float | None, lang: str) -> str:
