@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, event, inspect, text
 
 from bot.db import Database, alembic_config
 from bot.models import metadata
 from bot.models.guild import GuildConfig
+from tests.harness.world import TestDatabase
 
 # Full-text search tables are created by hand in migrations (FTS5 / tsvector), not in metadata.
 _FTS_SUFFIXES = ("_fts", "_fts_data", "_fts_idx", "_fts_content", "_fts_docsize", "_fts_config")
@@ -40,15 +42,58 @@ def _ignorable(diff: object) -> bool:
     return any(s in text_ for s in _FTS_SUFFIXES)
 
 
-async def test_latest_migrations_match_the_models(db: Database) -> None:
-    async with db.engine.connect() as conn:
+@pytest.fixture
+async def migrated_for_real(test_db: TestDatabase, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database on ``test_db``'s backend migrated by Alembic here (other tests get a copy
+    of such a run)."""
+    backend = "sqlite" if test_db.schema is None else "postgresql"
+    async with TestDatabase.create(backend, tmp_path / "real", migrated=False) as tdb:
+        database = tdb.open()
+        try:
+            async with database.engine.connect() as conn:
+                assert await conn.run_sync(lambda c: inspect(c).get_table_names()) == []
+            await database.migrate()
+            yield database
+        finally:
+            await database.close()
+
+
+async def test_latest_migrations_match_the_models(migrated_for_real: Database) -> None:
+    async with migrated_for_real.engine.connect() as conn:
         diff = await conn.run_sync(_diff)
     assert diff == [], f"models and migrations disagree — write a migration: {diff}"
 
 
-async def test_migrations_are_idempotent(db: Database) -> None:
-    await db.migrate()  # second run: nothing to do, nothing breaks
+async def test_the_tests_copy_of_a_migrated_database_is_the_migrated_database(
+    migrated_for_real: Database, db: Database
+) -> None:
+    """Every other test starts from the template copy; it must be what migrating produces."""
+
+    def shape(conn: Connection) -> dict[str, Any]:
+        insp = inspect(conn)
+        return {
+            table: (
+                sorted((c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)),
+                sorted(str(sorted(i.items(), key=str)) for i in insp.get_indexes(table)),
+                sorted(str(sorted(u.items(), key=str)) for u in insp.get_unique_constraints(table)),
+            )
+            for table in sorted(insp.get_table_names())
+        }
+
+    async with migrated_for_real.engine.connect() as conn:
+        real = await conn.run_sync(shape)
+        real_heads = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
     async with db.engine.connect() as conn:
+        copied = await conn.run_sync(shape)
+        copied_heads = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    assert len(real) > 10
+    assert copied == real
+    assert sorted(copied_heads) == sorted(real_heads)
+
+
+async def test_migrations_are_idempotent(migrated_for_real: Database) -> None:
+    await migrated_for_real.migrate()  # second run: nothing to do, nothing breaks
+    async with migrated_for_real.engine.connect() as conn:
         heads = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
     assert set(heads) == set(ScriptDirectory.from_config(alembic_config()).get_heads())
 

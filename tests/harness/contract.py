@@ -342,7 +342,26 @@ def _short(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_VERDICTS: dict[tuple[int, str, str, str], list[str]] = {}
+_VERDICTS_MAX = 50_000
+
+
 def _schema_violations(spec: Spec, method: str, path: str, body: Any) -> list[str]:
+    """The body's schema violations, remembered per identical request: every test's bot syncs the
+    same command tree at start-up, and validating that one body costs ~1 s."""
+    try:
+        key = (id(spec), method, path, json.dumps(body, sort_keys=True))
+    except (TypeError, ValueError):
+        return _validate_schema(spec, method, path, body)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        verdict = _VERDICTS[key] = _validate_schema(spec, method, path, body)
+    return list(verdict)
+
+
+def _validate_schema(spec: Spec, method: str, path: str, body: Any) -> list[str]:
     where = f"{method} {path}"
     template = spec.match(method, path)
     if template is None:

@@ -26,6 +26,7 @@ from bot.db import Database
 from bot.demo.world import FAKE_TOKEN, Community, build_bot, build_community, default_settings
 from bot.demo.world import unexpected_errors as _unexpected_errors
 from bot.services import Services
+from tests.harness import template
 
 __all__ = [
     "FAKE_TOKEN",
@@ -52,10 +53,17 @@ class TestDatabase:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def create(cls, backend: str, tmp_path: Path) -> AsyncIterator[TestDatabase]:
-        """``backend`` is ``"sqlite"`` or ``"postgresql"``."""
+    async def create(cls, backend: str, tmp_path: Path, *, migrated: bool = True) -> AsyncIterator[TestDatabase]:
+        """``backend`` is ``"sqlite"`` or ``"postgresql"``.
+
+        ``migrated`` (the default) hands out a database already at the latest revision, made from
+        this process's one real migration run (see :mod:`tests.harness.template`) instead of
+        running Alembic again per test; ``migrated=False`` gives an empty one."""
         if backend == "sqlite":
-            yield cls(f"sqlite+aiosqlite:///{tmp_path / 'kinship.db'}")
+            path = tmp_path / "kinship.db"
+            if migrated:
+                await template.copy_sqlite(path)
+            yield cls(f"sqlite+aiosqlite:///{path}")
             return
         url = os.environ[PG_ENV]
         schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -63,6 +71,8 @@ class TestDatabase:
         async with admin.engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
         try:
+            if migrated:
+                await template.fill_postgres(url, schema)
             yield cls(url, schema)
         finally:
             async with admin.engine.begin() as conn:
