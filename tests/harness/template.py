@@ -3,7 +3,8 @@
 Running the migrations costs ~0.2 s on SQLite and ~0.7 s on PostgreSQL, in every one of a thousand
 tests. Each test process migrates once instead — for real, through :meth:`Database.migrate` — and
 hands out copies: on SQLite a copy of the migrated file, on PostgreSQL the statements that run
-emitted, replayed into the test's own schema in one transaction. ``tests/test_db.py`` checks that a
+emitted, replayed into a schema in one transaction; a schema a finished test gives back is emptied
+(rows deleted, sequences restarted) and handed to the next test of the process. ``tests/test_db.py`` checks that a
 copy has the shape of a real migration run, and a real run against the models; the bot's own
 ``migrate()`` at start-up still runs and finds nothing to do.
 """
@@ -31,6 +32,8 @@ class _Templates:
 
     sqlite_file: Path | None = None
     postgres_script: list[tuple[str, Any, bool]] | None = None
+    postgres_heads: list[str] = field(default_factory=list)
+    postgres_free: list[str] = field(default_factory=list)  # clean migrated schemas to hand out again
     locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     def lock(self) -> asyncio.Lock:
@@ -54,6 +57,63 @@ async def copy_sqlite(target: Path) -> None:
                 await database.close()  # closing the last connection checkpoints the WAL into the file
             _templates.sqlite_file = path
     await asyncio.to_thread(shutil.copyfile, _templates.sqlite_file, target)
+
+
+async def take_postgres_schema(url: str) -> str:
+    """A migrated, empty schema of this process's: one a finished test gave back, else a new one."""
+    if _templates.postgres_free:
+        return _templates.postgres_free.pop()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = Database.from_url(url)
+    try:
+        async with admin.engine.begin() as conn:
+            await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await admin.close()
+    await fill_postgres(url, schema)
+    return schema
+
+
+async def give_back_postgres_schema(url: str, schema: str) -> None:
+    """Empty ``schema`` for the next test (rows deleted, sequences restarted: what a new one holds),
+    or drop it when that can't be done safely (its revision changed, a connection still holds a
+    lock, no right to switch off foreign-key triggers)."""
+    admin = Database.from_url(url, schema=schema)
+    try:
+        async with admin.engine.connect() as conn:
+            heads = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalars().all()
+            tables = (
+                (
+                    await conn.exec_driver_sql(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'",
+                        (schema,),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await conn.rollback()
+            if sorted(heads) != _templates.postgres_heads:
+                raise RuntimeError(f"schema {schema} is at {heads}, not at the template's revision")
+            script = "".join(
+                [
+                    "BEGIN; SET LOCAL lock_timeout = '2s'; SET LOCAL session_replication_role = replica;",
+                    *(f'DELETE FROM "{schema}"."{table}";' for table in tables),
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'"
+                    f" AND c.relnamespace = '\"{schema}\"'::regnamespace;",
+                    "COMMIT;",
+                ]
+            )
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute(script)  # one round trip (simple query protocol)
+        _templates.postgres_free.append(schema)
+    except Exception:
+        await admin.close()
+        admin = Database.from_url(url)
+        async with admin.engine.begin() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        await admin.close()
 
 
 async def fill_postgres(url: str, schema: str) -> None:
@@ -93,9 +153,27 @@ async def _record_migration(url: str) -> list[tuple[str, Any, bool]]:
 
         event.listen(database.engine.sync_engine, "before_cursor_execute", record)
         await database.migrate()
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+        async with database.engine.connect() as conn:
+            heads = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalars().all()
+        _templates.postgres_heads = sorted(heads)
     finally:
         await database.close()
         async with admin.engine.begin() as conn:
             await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
     return script
+
+
+async def drop_free_postgres_schemas(url: str) -> None:
+    """Drop the schemas this process kept for reuse (at the end of its test session)."""
+    if not _templates.postgres_free:
+        return
+    admin = Database.from_url(url)
+    try:
+        async with admin.engine.begin() as conn:
+            for schema in _templates.postgres_free:
+                await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        _templates.postgres_free.clear()
+    finally:
+        await admin.close()

@@ -66,13 +66,18 @@ class TestDatabase:
             yield cls(f"sqlite+aiosqlite:///{path}")
             return
         url = os.environ[PG_ENV]
+        if migrated:
+            schema = await template.take_postgres_schema(url)
+            try:
+                yield cls(url, schema)
+            finally:
+                await template.give_back_postgres_schema(url, schema)
+            return
         schema = f"t_{uuid.uuid4().hex[:12]}"
         admin = Database.from_url(url)
         async with admin.engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
         try:
-            if migrated:
-                await template.fill_postgres(url, schema)
             yield cls(url, schema)
         finally:
             async with admin.engine.begin() as conn:
