@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import await_
@@ -350,6 +351,15 @@ def _install_postgres_hooks(engine: AsyncEngine) -> None:
         driver = getattr(dbapi_connection, "_connection", None)
         if driver is not None and driver.is_closed():
             raise exc.DisconnectionError("the server closed this connection")
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _half_closed(context: ExceptionContext) -> None:
+        # The server's farewell ("terminating connection") has been read but not yet the close:
+        # asyncpg refuses the next statement with "cannot switch to state …; another operation is
+        # in progress". The connection is gone all the same: treat it as a disconnect, so it is
+        # replaced rather than handed out again.
+        if "cannot switch to state" in str(context.original_exception):
+            context.is_disconnect = True
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
     def _strip_nul(
