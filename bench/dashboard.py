@@ -42,6 +42,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import DashboardSettings
 from bot.db import Database
+from bot.heap import freeze_long_lived
 from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.models.checkins import CheckinAnswer
 from bot.models.help import HelpRequest
@@ -407,6 +408,8 @@ async def _bench(db: Database, args: argparse.Namespace) -> None:
     app = create_app(dashboard)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
+    if not args.no_freeze:
+        freeze_long_lived("the bench's start-up")  # as `python -m bot.web` and `python -m bot` do
     try:
         token, _ = await services.dashboard.open_session(MOD, "bench-mod", {GUILD}, NOW)
         client.session.cookie_jar.update_cookies({COOKIE: dashboard.signer.sign("session", token)})
@@ -457,6 +460,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--profile", default="", help="profile one page instead, e.g. /g/{g}/help")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even when KINSHIP_TEST_DATABASE_URL is set")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="leave the start-up heap in the collector's passes (bot/heap.py)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -17,6 +17,7 @@ import discord
 from bot.app import KinshipBot
 from bot.config import Settings, SettingsError, configure_logging
 from bot.db import Database
+from bot.heap import freeze_long_lived
 from bot.leadership import PostgresLeadership
 from bot.models.base import utcnow
 from bot.scheduler import Scheduler
@@ -41,7 +42,13 @@ def build(settings: Settings) -> tuple[KinshipBot, Database]:
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     bot = KinshipBot(settings=settings, db=db, services=services, scheduler=scheduler, now=utcnow)
+    bot.add_listener(_long_lived_after_ready, "on_ready")
     return bot, db
+
+
+async def _long_lived_after_ready() -> None:
+    """Cogs, templates and the cache are loaded: keep them out of the collector's passes."""
+    freeze_long_lived("the gateway's READY")
 
 
 async def run(settings: Settings) -> int:

@@ -342,10 +342,13 @@ async def test_connects_identifies_without_privileged_intents_and_stops_on_signa
 ) -> None:
     env = bot_env(tmp_path, fake_discord, SYNC_COMMANDS="false", LOG_LEVEL="INFO")
     async with running_bot(tmp_path, env) as bot:
+        await bot.wait_until(lambda: "garbage collector" in bot.stderr, START_TIMEOUT, "the heap frozen after READY")
         code = await connect_then_signal(bot, fake_discord, sig)
     assert code == 0, bot.stderr
     assert_clean(bot.stderr)
     assert f"received {sig.name}" in bot.stderr
+    # After READY the long-lived start-up objects leave the collector's passes (bot/heap.py).
+    assert "long-lived objects out of the garbage collector's passes after the gateway's READY" in bot.stderr
 
     assert len(fake_discord.identifies) == 1
     identify = fake_discord.identifies[0]

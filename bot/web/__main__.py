@@ -19,6 +19,7 @@ import discord
 
 from bot.config import Settings, SettingsError, configure_logging
 from bot.db import Database
+from bot.heap import freeze_long_lived
 from bot.models.base import utcnow
 from bot.services import Services
 from bot.services.context import ServiceContext
@@ -53,6 +54,7 @@ async def run(settings: Settings) -> int:
             now=utcnow,
         )
         runner = await serve(dashboard)
+        freeze_long_lived("starting the dashboard")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
