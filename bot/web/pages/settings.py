@@ -8,7 +8,10 @@ what was saved here. Help topics (``/setup topics add|remove``) have their own t
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.services.guilds import suggest_timezones
 from bot.services.settings import BY_KEY, SECTIONS, ChannelChoice, FieldErrors, GuildChoices, RoleChoice
@@ -50,20 +53,35 @@ async def _page(
         errors=errors or {},
         summary=summary,
         options=_options(ctx, values, choices),
-        timezones=suggest_timezones("", limit=1000),
+        timezone_options=_timezone_options(),
         topics=await ctx.services.help.topics(ctx.guild_id),
+    )
+
+
+@functools.cache
+def _timezone_options() -> Markup:
+    """The time zone suggestions, the same on every page: made once."""
+    return Markup("").join(Markup('<option value="{}">').format(z) for z in suggest_timezones("", limit=1000))
+
+
+def _option_tags(picker: list[tuple[str, str, bool]]) -> Markup:
+    # One string per picker rather than a template loop: a big guild's settings page has ~1,500
+    # options, and Jinja's loop over them was most of the page's time (bench/dashboard.py).
+    return Markup("").join(
+        Markup('<option value="{}"{}>{}</option>').format(v, Markup(" selected") if selected else "", label)
+        for v, label, selected in picker
     )
 
 
 def _options(
     ctx: GuildContext, values: dict[str, dict[str, str]], choices: GuildChoices
-) -> dict[tuple[str, str], list[tuple[str, str, bool]]]:
-    """(section, field) → the picker's (value, label, selected) for every channel and role field.
+) -> dict[tuple[str, str], Markup]:
+    """(section, field) → the picker's ``<option>`` tags (escaped) for every channel and role field.
     A saved id the guild no longer has stays selectable, marked deleted (saving it is refused)."""
     roles = [(str(r.id), f"@{r.name}") for r in choices.roles if not r.managed]
     by_type: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     names = {str(c.id): f"#{c.name}" for c in choices.channels}
-    out: dict[tuple[str, str], list[tuple[str, str, bool]]] = {}
+    out: dict[tuple[str, str], Markup] = {}
     for section in SECTIONS:
         for spec in section.fields:
             if spec.kind not in ("channel", "role"):
@@ -86,7 +104,7 @@ def _options(
             picker += [(v, label, v == current) for v, label in listed]
             if current and all(v != current for v, _ in listed):
                 picker.append((current, gone, True))
-            out[(section.key, spec.name)] = picker
+            out[(section.key, spec.name)] = _option_tags(picker)
     return out
 
 
