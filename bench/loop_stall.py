@@ -37,6 +37,7 @@ from _harness import ResponseClock, add_noop, bench_world, run, summary, table
 from simcord import interactions as sim_interactions
 from throughput import Recorder
 
+from bot.heap import freeze_long_lived
 from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.models.checkins import CheckinAnswer, CheckinMember
 from bot.models.nudges import NudgePreference
@@ -44,7 +45,7 @@ from bot.models.recognition import RecognitionEntry
 from bot.services.checkins import week_key
 
 MEMBERS = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 100_000
-FREEZE = "--gc-freeze" in sys.argv
+FREEZE = "--no-freeze" not in sys.argv  # the bot freezes its start-up heap after READY (bot/heap.py)
 FIRST = 10**17  # member ids of the seeded members (far from SimCord's)
 TICK = 0.001
 EVERY = 0.050  # an interaction every 50 ms (20/s)
@@ -181,9 +182,8 @@ async def main() -> None:
     async with bench_world() as w:
         with w.env.time_context():
             w.env.settle_timeout = 120  # the first /stats imports matplotlib
-            if FREEZE:  # as the bot would once ready: start-up objects are never scanned again
-                gc.collect()
-                gc.freeze()
+            if FREEZE:  # as `python -m bot` does after READY: start-up objects are never scanned again
+                freeze_long_lived("the bench's READY")
             await add_noop(w)
             await w.configure_all()
             await w.env.advance_time((MONDAY - w.now()).total_seconds() - 3 * 86400)  # Friday before

@@ -14,7 +14,6 @@ from bot.services.care import (
     MAX_NAME,
     MAX_URL,
     Card,
-    CareService,
     GuildContact,
     region_for_locale,
 )
@@ -89,7 +88,7 @@ class ResourcesCog(FeatureCog):
 
     def __init__(self, bot: KinshipBot) -> None:
         super().__init__(bot)
-        self.care = CareService(bot.services.ctx)
+        self.care = bot.services.care
 
     @app_commands.command(name="resources", description=_T("Crisis and support contacts for your region"))
     @app_commands.describe(region=_T("Whose contacts to show (default: from your Discord language)"))

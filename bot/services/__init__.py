@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.activity import ActivityService
+from bot.services.care import CareService
 from bot.services.checkins import CheckinService
 from bot.services.conduct import ConductService
 from bot.services.context import ServiceContext
@@ -48,6 +49,7 @@ class Services:
     conduct: ConductService
     dashboard: DashboardService
     settings: SettingsService
+    care: CareService
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -86,4 +88,5 @@ class Services:
                 surveys=surveys,
                 conduct=conduct,
             ),
+            care=CareService(ctx),
         )

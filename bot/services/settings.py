@@ -126,6 +126,11 @@ SECTIONS: tuple[Section, ...] = (
             Field("time", "time", required=True, max_length=5),
             *_ints(SCHEDULE_LIMITS, "grace_hours", "reminder_hour", "buddy_weeks"),
             Field("buddy_intro", "choice", choices=(("thread", "checkins.mode_thread"), ("dm", "checkins.mode_dm"))),
+            Field(
+                "closed_dms",
+                "choice",
+                choices=(("none", "checkins.closed_dms.none"), ("thread", "checkins.closed_dms.thread")),
+            ),
         ),
         ("setup checkins", "setup buddies"),
     ),
@@ -280,6 +285,7 @@ class SettingsService:
                 "reminder_hour": c.reminder_hour,
                 "buddy_weeks": c.buddy_weeks,
                 "buddy_intro": "dm" if c.buddy_dm else "thread",
+                "closed_dms": "thread" if c.thread_reminders else "none",
             },
             "help": {f.name: getattr(h, f.name) for f in BY_KEY["help"].fields},
             "nudges": {f.name: getattr(n, f.name) for f in BY_KEY["nudges"].fields},
@@ -321,6 +327,7 @@ class SettingsService:
         elif section == "checkins":
             v["hour"], v["minute"] = v.pop("time")
             v["buddy_dm"] = v.pop("buddy_intro") == "dm"
+            v["thread_reminders"] = v.pop("closed_dms") == "thread"
             v["weekday"] = int(v["weekday"])
             await self.checkins.configure(guild_id, now, **v)
         elif section == "help":

@@ -5,7 +5,8 @@ moderator role (``/setup mod-role``) or Manage Server there — the same rule as
 (:meth:`bot.services.guilds.GuildService.is_moderator`). The answer is remembered for
 :data:`ACCESS_TTL` seconds, the directory's for at most as long again: a moderator whose role was
 taken away loses access within a minute. Anonymous visitors of a page are sent to the login page;
-everyone else gets the kind 403 page — the same page whether the guild exists or not.
+everyone else gets the kind 403 page — the same page whether the guild exists or not. Changing
+a setting (:func:`manager_action`) also needs Manage Server, as every ``/setup`` command does.
 """
 
 from __future__ import annotations
@@ -40,23 +41,33 @@ class Access:
         self.services = services
         self.directory = directory
         self.clock = clock
-        self._cache: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._cache: dict[tuple[int, int], tuple[float, bool, bool]] = {}
 
     async def may_moderate(self, user_id: int, guild_id: int) -> bool:
         """Whether ``user_id`` moderates ``guild_id`` now (cached :data:`ACCESS_TTL`)."""
+        return (await self._decide(user_id, guild_id))[0]
+
+    async def may_manage(self, user_id: int, guild_id: int) -> bool:
+        """Whether ``user_id`` may change ``guild_id``'s settings: a moderator with Manage Server,
+        Administrator or ownership — what every ``/setup`` command checks in Discord."""
+        allowed, privileged = await self._decide(user_id, guild_id)
+        return allowed and privileged
+
+    async def _decide(self, user_id: int, guild_id: int) -> tuple[bool, bool]:
         key = (user_id, guild_id)
         hit = self._cache.get(key)
         now = self.clock()
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[1], hit[2]
         member = await self.directory.member(guild_id, user_id)
         allowed = member is not None and await self.services.guilds.is_moderator(
             guild_id, set(member.role_ids), privileged=member.privileged
         )
+        privileged = member is not None and member.privileged
         if len(self._cache) > 100_000:
             self._cache.clear()
-        self._cache[key] = (now + ACCESS_TTL, allowed)
-        return allowed
+        self._cache[key] = (now + ACCESS_TTL, allowed, privileged)
+        return allowed, privileged
 
     def forget(self, user_id: int) -> None:
         """Drop the user's cached decisions (at logout)."""
@@ -82,6 +93,7 @@ class GuildContext:
     user_name: str
     lang: str
     settings: GuildSettings
+    can_manage: bool = False  # Manage Server (or Administrator, or the owner): may change settings
 
     @property
     def services(self) -> Services:
@@ -186,6 +198,7 @@ async def guild_context(request: web.Request) -> GuildContext:
         user_name=session.user_name,
         lang=visitor_lang(request, settings.language),
         settings=settings,
+        can_manage=await dash.access.may_manage(session.user_id, guild_id),
     )
     request[GUILD] = ctx
     return ctx
@@ -210,3 +223,25 @@ def moderator_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.St
 
 #: The same decorator, named for POST handlers (CSRF is checked for every non-GET request anyway).
 moderator_action = moderator_page
+
+
+class NeedsManageServer(Forbidden):
+    """A moderator without Manage Server tried to change a setting (the 403 page says so)."""
+
+
+def manager_action(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Decorate a POST that changes what ``/setup`` changes: as :func:`moderator_page`, and the
+    visitor must also hold Manage Server (or Administrator, or own the guild), the check every
+    ``/setup`` command makes in Discord; other moderators get the 403 page saying so."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        ctx = await guild_context(request)
+        await check_csrf(request)
+        if not ctx.can_manage:
+            raise NeedsManageServer
+        return await handler(request, ctx)
+
+    wrapper.moderator_only = True  # type: ignore[attr-defined]
+    wrapper.manager_only = True  # type: ignore[attr-defined]  # the permission matrix checks this too
+    return wrapper

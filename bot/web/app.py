@@ -18,7 +18,7 @@ from bot import i18n
 from bot.errors import KinshipError, NotFound, TryLater
 from bot.ui import new_error_id
 from bot.web import auth
-from bot.web.access import Forbidden, visitor_lang
+from bot.web.access import Forbidden, NeedsManageServer, visitor_lang
 from bot.web.directory import BotDirectory
 from bot.web.pages import page_modules
 from bot.web.render import STATIC, render
@@ -79,8 +79,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Every failure becomes a kind page; nothing unexpected reaches the visitor as a traceback."""
     try:
         return await handler(request)
+    except NeedsManageServer:
+        return render(request, "403.html", status=403, needs_manage_server=True)
     except (Forbidden, CsrfRefused):
-        return render(request, "403.html", status=403)
+        return render(request, "403.html", status=403, needs_manage_server=False)
     except web.HTTPNotFound:
         return render(request, "404.html", status=404)
     except web.HTTPMethodNotAllowed:

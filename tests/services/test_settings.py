@@ -113,6 +113,7 @@ async def test_every_bad_field_gets_its_own_message_and_nothing_is_saved(service
         ("help", "thread_mode", "secret", "settings.errors.bad_choice"),
         ("checkins", "time", "25:00", "checkins.errors.bad_time"),
         ("checkins", "grace_hours", "", "settings.errors.required"),
+        ("checkins", "closed_dms", "everyone", "settings.errors.bad_choice"),
         ("nudges", "quiet_days", "2", "settings.errors.out_of_range"),
         ("reports", "daily", "101", "settings.errors.out_of_range"),
         ("retention", "notes_days", "3651", "settings.errors.out_of_range"),
@@ -129,7 +130,14 @@ async def test_field_rules(services: Services, section: str, field: str, value: 
 async def test_each_section_saves_through_its_service(services: Services) -> None:
     values = await services.settings.values(G)
     forms = {
-        "checkins": {"enabled": "", "weekday": "4", "time": "18:30", "buddy_weeks": "2", "buddy_intro": "dm"},
+        "checkins": {
+            "enabled": "",
+            "weekday": "4",
+            "time": "18:30",
+            "buddy_weeks": "2",
+            "buddy_intro": "dm",
+            "closed_dms": "thread",
+        },
         "help": {"escalate_minutes": "10080", "thread_mode": "private"},
         "nudges": {"enabled": "", "quiet_days": "21", "digest_weekday": "3"},
         "recognition": {"thanks_points": "7", "weekly_enabled": "on", "weekly_channel_id": str(CHECKIN)},
@@ -142,7 +150,7 @@ async def test_each_section_saves_through_its_service(services: Services) -> Non
         await services.settings.save(G, section, {**values[section], **changes}, NOW, CHOICES)
     schedule = await services.checkins.get_schedule(G)
     assert (schedule.enabled, schedule.weekday, schedule.hour, schedule.minute) == (False, 4, 18, 30)
-    assert (schedule.buddy_weeks, schedule.buddy_dm) == (2, True)
+    assert (schedule.buddy_weeks, schedule.buddy_dm, schedule.thread_reminders) == (2, True, True)
     h = await services.help.settings(G)
     assert (h.escalate_minutes, h.thread_mode) == (10080, "private")  # a week, as /setup help-settings allows
     n = await services.nudges.policy(G)

@@ -10,7 +10,7 @@ async def test_add_a_milestone_on_the_web_and_slash_command_lists_it(dash: Dash)
     g = world.guild.id
     helper = world.guild.create_role("Helper")
     await world.env.settle()
-    await dash.login(world.mod)
+    await dash.login(world.owner)
     status, html = await dash.page(f"/g/{g}/milestones")
     assert status == 200 and f'<option value="{helper.id}">@Helper</option>' in html
     r = await dash.post(f"/g/{g}/milestones/add", {"threshold": "15", "role_id": str(helper.id)})
@@ -33,7 +33,7 @@ async def test_a_role_kinship_cannot_give_is_refused_like_the_slash_command(dash
     g = world.guild.id
     legend = world.guild.create_role("Legend", position=50)
     await world.env.settle()
-    await dash.login(world.mod)
+    await dash.login(world.owner)
     for role_id in (legend.id, world.guild.id, 999):  # above the bot, @everyone, not in the guild
         r = await dash.post(f"/g/{g}/milestones/add", {"threshold": "10", "role_id": str(role_id)})
         assert r.status == 303

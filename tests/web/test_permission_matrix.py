@@ -1,5 +1,7 @@
 """Every dashboard route × (anonymous, plain member, moderator of another guild, moderator):
-only the moderator gets in, and nothing changes for the others (issue #15).
+only the moderator gets in, and nothing changes for the others (issue #15). What ``/setup`` changes
+(settings, topics, support contacts, milestones) also needs Manage Server, as in Discord: a
+moderator with the role alone is refused there, the owner gets in.
 
 The routes are found, not listed: every route of the app's router, so a page added later is
 covered by itself. Placeholders are filled with values that exist (case #1, a member with cases)
@@ -132,6 +134,7 @@ async def people(dash: Dash) -> People:
     await found.add("plain member", world.alice)
     await found.add("moderator of another guild", dash.foreign_mod)
     await found.add("moderator", world.mod)
+    await found.add("admin", world.owner)
     return found
 
 
@@ -162,16 +165,29 @@ async def test_every_guild_route_lets_only_its_moderators_in(dash: Dash, people:
             f"moderator {method} {foreign}: {r.status}"
         )
         tried += 1
-    assert await _snapshot(dash) == before, "a refused request changed something"
-    assert tried == 4 * len(guild_routes)
-
-    for method, route in guild_routes:  # and the moderator gets in everywhere
+    # What /setup changes needs Manage Server, on the web as in Discord: the moderator role alone is refused.
+    manager_routes = [(m, r) for m, r in guild_routes if getattr(r.handler, "manager_only", False)]
+    assert {r.resource.get_info()["formatter"].split("/")[3] for _m, r in manager_routes} == {"settings", "milestones"}
+    assert all(m == "POST" for m, _r in manager_routes)
+    for method, route in manager_routes:
         path = _fill(route.resource, world.guild.id, world.bob.id)
         r = await people.request("moderator", method, path)
         body = (await r.read()).decode(errors="replace")
-        assert r.status not in (401, 403, 500), f"moderator {method} {path}: {r.status}"
-        assert 'data-testid="forbidden"' not in body
-        assert not r.headers.get("Location", "").startswith("/login")
+        assert r.status == 403 and 'data-testid="needs-manage-server"' in body, f"moderator {method} {path}: {r.status}"
+        tried += 1
+    assert await _snapshot(dash) == before, "a refused request changed something"
+    assert tried == 4 * len(guild_routes) + len(manager_routes)
+
+    for method, route in guild_routes:  # and the moderator gets in everywhere else, an admin everywhere
+        path = _fill(route.resource, world.guild.id, world.bob.id)
+        for label in ("moderator", "admin"):
+            if label == "moderator" and (method, route) in manager_routes:
+                continue
+            r = await people.request(label, method, path)
+            body = (await r.read()).decode(errors="replace")
+            assert r.status not in (401, 403, 500), f"{label} {method} {path}: {r.status}"
+            assert 'data-testid="forbidden"' not in body
+            assert not r.headers.get("Location", "").startswith("/login")
 
 
 async def test_public_routes_show_nothing_about_a_guild(dash: Dash, people: People) -> None:

@@ -12,7 +12,7 @@ def _field(embed, name: str) -> str:
 
 async def test_every_section_is_a_form_with_pickers_from_the_guild(dash: Dash) -> None:
     world = dash.world
-    await dash.login(world.mod)
+    await dash.login(world.owner)
     status, html = await dash.page(f"/g/{world.guild.id}/settings")
     assert status == 200
     for section in ("general", "checkins", "help", "nudges", "recognition", "reports", "retention", "pulse", "rules"):
@@ -25,7 +25,7 @@ async def test_every_section_is_a_form_with_pickers_from_the_guild(dash: Dash) -
 async def test_saving_a_setting_shows_in_setup_show(dash: Dash) -> None:
     world = dash.world
     g = world.guild.id
-    await dash.login(world.mod)
+    await dash.login(world.owner)
     form = (await world.services.settings.values(g))["general"]
     form.update(checkin_channel_id=str(world.general.id), timezone="Europe/Berlin")
     r = await dash.post(f"/g/{g}/settings/general", form)
@@ -41,7 +41,7 @@ async def test_saving_a_setting_shows_in_setup_show(dash: Dash) -> None:
 async def test_bad_fields_get_a_message_each_and_nothing_changes(dash: Dash) -> None:
     world = dash.world
     g = world.guild.id
-    await dash.login(world.mod)
+    await dash.login(world.owner)
     before = await world.services.settings.values(g)
     foreign_channel = dash.other.create_text_channel("their-mods").id  # another guild's channel
     await world.env.settle()
@@ -63,7 +63,7 @@ async def test_bad_fields_get_a_message_each_and_nothing_changes(dash: Dash) -> 
 async def test_help_settings_and_topics_change_the_same_rows_as_slash_commands(dash: Dash) -> None:
     world = dash.world
     g = world.guild.id
-    await dash.login(world.mod)
+    await dash.login(world.owner)
     values = await world.services.settings.values(g)
     r = await dash.post(f"/g/{g}/settings/help", {**values["help"], "escalate_minutes": "90", "thread_mode": "private"})
     assert r.status == 303
@@ -82,3 +82,56 @@ async def test_help_settings_and_topics_change_the_same_rows_as_slash_commands(d
     assert 'class="flash error"' in html and [t.name for t in await world.services.help.topics(g)] == ["Exams & stress"]
     r = await dash.post(f"/g/{g}/settings/topics/remove", {"name": "exams & stress"})
     assert r.status == 303 and await world.services.help.topics(g) == []
+
+
+async def test_a_moderator_without_manage_server_reads_the_settings_but_cannot_change_them(dash: Dash) -> None:
+    """Every /setup command needs Manage Server in Discord; the dashboard asks the same."""
+    world = dash.world
+    g = world.guild.id
+    await dash.login(world.mod)  # the moderator role, no Manage Server
+    status, html = await dash.page(f"/g/{g}/settings")
+    assert status == 200 and 'data-testid="read-only"' in html
+    assert html.count("<fieldset") == html.count('<fieldset class="plain" disabled>') > 0
+    assert 'data-testid="form-topics-add"' not in html and 'data-testid="form-contacts-add"' not in html
+    before = await world.services.settings.values(g)
+    token = await dash.token(f"/g/{g}")
+    for path, form in (
+        (f"/g/{g}/settings/general", {**before["general"], "timezone": "Europe/Berlin"}),
+        (f"/g/{g}/settings/topics/add", {"name": "Exams"}),
+        (f"/g/{g}/settings/contacts/add", {"region": "de", "name": "Telefonseelsorge", "contact": "0800 111 0 111"}),
+        (f"/g/{g}/milestones/add", {"threshold": "10", "role_id": str(world.mod_role.id)}),
+    ):
+        r = await dash.post(path, form, csrf=token)
+        body = await r.text()
+        assert r.status == 403 and 'data-testid="needs-manage-server"' in body, path
+    assert await world.services.settings.values(g) == before
+    assert await world.services.help.topics(g) == [] and await world.services.care.list(g) == []
+    _, html = await dash.page(f"/g/{g}/milestones")
+    assert 'data-testid="read-only"' in html and 'data-testid="form-milestone"' not in html
+
+
+async def test_support_contacts_are_the_same_as_setup_resources(dash: Dash) -> None:
+    world = dash.world
+    g = world.guild.id
+    await dash.login(world.owner)
+    r = await dash.post(
+        f"/g/{g}/settings/contacts/add",
+        {"region": "de", "name": "Krisendienst <Oberbayern>", "contact": "0800 655 3000", "url": "https://example.org"},
+    )
+    assert r.status == 303
+    _, html = await dash.page(r.headers["Location"])
+    assert "Krisendienst &lt;Oberbayern&gt;" in html and "<Oberbayern>" not in html
+    listed = await world.owner.slash(world.general, "setup resources list")
+    shown = listed.response.embeds[0].to_dict() if listed.response.embeds else listed.response.content
+    assert "Krisendienst <Oberbayern>" in str(shown)
+    card = await world.alice.slash(world.general, "resources", region="de")
+    assert "0800 655 3000" in str(card.response.embeds[0].to_dict())
+    # What the service refuses comes back as a message, nothing added.
+    r = await dash.post(
+        f"/g/{g}/settings/contacts/add", {"region": "de", "name": "x", "contact": "y", "url": "ftp://x"}
+    )
+    _, html = await dash.page(r.headers["Location"])
+    assert 'class="flash error"' in html and len(await world.services.care.list(g)) == 1
+    (contact,) = await world.services.care.list(g)
+    r = await dash.post(f"/g/{g}/settings/contacts/{contact.id}/remove", {})
+    assert r.status == 303 and await world.services.care.list(g) == []

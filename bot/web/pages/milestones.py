@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bot.errors import InvalidInput
 from bot.services.recognition import validate_milestone_role
-from bot.web.access import GuildContext, moderator_action, moderator_page
+from bot.web.access import GuildContext, manager_action, moderator_page
 from bot.web.render import render
 
 routes = web.RouteTableDef()
@@ -31,7 +31,7 @@ async def milestones_page(request: web.Request, ctx: GuildContext) -> web.Stream
 
 
 @routes.post("/g/{guild_id}/milestones/add")
-@moderator_action
+@manager_action
 async def add_milestone(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
     """Map a threshold to a role Kinship can give (the same checks as the slash command)."""
     form = await request.post()
@@ -55,7 +55,7 @@ async def add_milestone(request: web.Request, ctx: GuildContext) -> web.StreamRe
 
 
 @routes.post("/g/{guild_id}/milestones/{threshold}/remove")
-@moderator_action
+@manager_action
 async def remove_milestone(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
     """Stop giving a milestone role (roles already given stay)."""
     raw = request.match_info["threshold"]

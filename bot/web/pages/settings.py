@@ -13,9 +13,10 @@ import functools
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.services.care import GUILD_REGIONS, MAX_CONTACT, MAX_NAME, MAX_URL
 from bot.services.guilds import suggest_timezones
 from bot.services.settings import BY_KEY, SECTIONS, ChannelChoice, FieldErrors, GuildChoices, RoleChoice
-from bot.web.access import GuildContext, moderator_action, moderator_page
+from bot.web.access import GuildContext, manager_action, moderator_page
 from bot.web.render import render
 
 routes = web.RouteTableDef()
@@ -55,6 +56,9 @@ async def _page(
         options=_options(ctx, values, choices),
         timezone_options=_timezone_options(),
         topics=await ctx.services.help.topics(ctx.guild_id),
+        contacts=await ctx.services.care.list(ctx.guild_id),
+        contact_regions=GUILD_REGIONS,
+        contact_limits={"name": MAX_NAME, "contact": MAX_CONTACT, "url": MAX_URL},
     )
 
 
@@ -116,7 +120,7 @@ async def settings_page(request: web.Request, ctx: GuildContext) -> web.StreamRe
 
 
 @routes.post("/g/{guild_id}/settings/{section}")
-@moderator_action
+@manager_action
 async def save_section(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
     """Save one section; with mistakes, show the form again with a message at each field."""
     section = request.match_info["section"]
@@ -137,7 +141,7 @@ async def save_section(request: web.Request, ctx: GuildContext) -> web.StreamRes
 
 
 @routes.post("/g/{guild_id}/settings/topics/add")
-@moderator_action
+@manager_action
 async def add_topic(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
     """``/setup topics add``."""
     form = await request.post()
@@ -146,9 +150,35 @@ async def add_topic(request: web.Request, ctx: GuildContext) -> web.StreamRespon
 
 
 @routes.post("/g/{guild_id}/settings/topics/remove")
-@moderator_action
+@manager_action
 async def remove_topic(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
     """``/setup topics remove``."""
     form = await request.post()
     topic = await ctx.services.help.remove_topic(ctx.guild_id, str(form.get("name", ""))[:100])
     return ctx.redirect("settings", flash=ctx.t("help.topics.removed", name=topic.name))
+
+
+@routes.post("/g/{guild_id}/settings/contacts/add")
+@manager_action
+async def add_contact(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
+    """``/setup resources add``: a support contact members see in ``/resources``."""
+    form = await request.post()
+    added = await ctx.services.care.add(
+        ctx.guild_id,
+        str(form.get("region", "")),
+        name=str(form.get("name", ""))[: MAX_NAME * 2],
+        contact=str(form.get("contact", ""))[: MAX_CONTACT * 2],
+        url=str(form.get("url", "")) or None,
+        added_by=ctx.user_id,
+        now=ctx.now(),
+    )
+    region = ctx.t(f"care.region.{added.region}")
+    return ctx.redirect("settings", flash=ctx.t("web_pages.settings.contact_added", name=added.name, region=region))
+
+
+@routes.post("/g/{guild_id}/settings/contacts/{contact_id:[0-9]{1,20}}/remove")
+@manager_action
+async def remove_contact(request: web.Request, ctx: GuildContext) -> web.StreamResponse:
+    """``/setup resources remove``."""
+    gone = await ctx.services.care.remove(ctx.guild_id, request.match_info["contact_id"])
+    return ctx.redirect("settings", flash=ctx.t("web_pages.settings.contact_removed", name=gone.name))
