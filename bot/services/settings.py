@@ -116,7 +116,14 @@ SECTIONS: tuple[Section, ...] = (
             Field("timezone", "timezone", required=True, max_length=64),
             Field("language", "choice", choices=(("en", "settings.language_en"), ("de", "settings.language_de"))),
         ),
-        ("setup help-channel", "setup mod-channel", "setup checkin-channel", "setup mod-role", "setup timezone"),
+        (
+            "setup help-channel",
+            "setup mod-channel",
+            "setup checkin-channel",
+            "setup mod-role",
+            "setup timezone",
+            "setup language",
+        ),
     ),
     Section(
         "checkins",

@@ -135,3 +135,39 @@ async def test_support_contacts_are_the_same_as_setup_resources(dash: Dash) -> N
     (contact,) = await world.services.care.list(g)
     r = await dash.post(f"/g/{g}/settings/contacts/{contact.id}/remove", {})
     assert r.status == 303 and await world.services.care.list(g) == []
+
+
+#: /setup commands that are not a settings section, and where the dashboard has them.
+ELSEWHERE = {
+    "setup show": ("", 'data-testid="health"'),
+    "setup topics add": ("settings", 'data-testid="form-topics-add"'),
+    "setup topics remove": ("settings", 'id="section-topics"'),
+    "setup topics list": ("settings", 'id="section-topics"'),
+    "setup resources add": ("settings", 'data-testid="form-contacts-add"'),
+    "setup resources remove": ("settings", 'id="section-contacts"'),
+    "setup resources list": ("settings", 'id="section-contacts"'),
+    "setup milestones add": ("milestones", 'data-testid="form-milestone"'),
+    "setup milestones remove": ("milestones", 'data-testid="form-milestone"'),
+    "setup milestones list": ("milestones", "<h1>"),
+}
+
+
+async def test_every_setup_command_has_its_place_on_the_dashboard(dash: Dash) -> None:
+    """A /setup command added later fails here until the dashboard has a form for it."""
+    from discord import app_commands
+
+    from bot.services.settings import SECTIONS
+
+    world = dash.world
+    setup = world.bot.tree.get_command("setup")
+    assert isinstance(setup, app_commands.Group)
+    leaves = [c.qualified_name for c in setup.walk_commands() if isinstance(c, app_commands.Command)]
+    in_sections = {name for section in SECTIONS for name in section.commands}
+    assert in_sections <= set(leaves), f"sections name commands that do not exist: {in_sections - set(leaves)}"
+    missing = [name for name in leaves if name not in in_sections and name not in ELSEWHERE]
+    assert not missing, f"/setup commands without a dashboard form: {missing}"
+    await dash.login(world.owner)
+    for name, (page, marker) in ELSEWHERE.items():
+        assert name in leaves, f"{name} is gone: update ELSEWHERE"
+        status, html = await dash.page(f"/g/{world.guild.id}" + (f"/{page}" if page else ""))
+        assert status == 200 and marker in html, name
