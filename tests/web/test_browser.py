@@ -25,6 +25,7 @@ import pytest
 
 from tests.cogs.test_help import _ask
 from tests.cogs.test_reports import _case_message, _configure, _field, _report_member, _report_message
+from tests.harness.world import World
 from tests.web.conftest import Dash
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -209,8 +210,64 @@ async def _seed(dash: Dash) -> None:
     shown = await world.mod.click(_case_message(world.mods, 2), label="Add note")
     await world.mod.submit_modal(shown, {"note": "Talked to bob; he apologised in DMs."})
     await world.bob.slash(world.general, "thanks", member=world.alice, reason="for listening yesterday")
+    await _seed_library_surveys_milestones(world)
     await world.advance(20 * 60)
     await world.env.settle()
+
+
+async def _seed_library_surveys_milestones(world: World) -> None:
+    """A little for the library, surveys, milestones and support contacts pages."""
+    g, now, services = world.guild.id, world.now(), world.services
+    kept = await services.library.suggest_resource(
+        g,
+        world.alice.id,
+        title="Grounding: 5-4-3-2-1",
+        content="https://example.org/grounding",
+        topic="Anxiety",
+        language="en",
+        now=now,
+    )
+    await services.library.approve(g, kept.id, world.mod.id, now)
+    await services.library.suggest_resource(
+        g,
+        world.carol.id,
+        title="Pomodoro timer that works offline",
+        content="https://example.org/pomodoro",
+        topic="Exams",
+        language="en",
+        now=now,
+    )
+    survey = await services.surveys.create(
+        g,
+        world.mod.id,
+        title="How is the server doing?",
+        anonymous=True,
+        closes_in_hours=72,
+        questions_text="scale: How welcome do you feel here?\n"
+        "choice: Best time for a voice meetup? | Mornings | Evenings\n"
+        "text: One thing we could do better",
+        now=now,
+    )
+    people = [world.alice, world.bob, world.carol, *(world.member(f"member{i}") for i in range(4))]
+    for i, person in enumerate(people):
+        answers = [
+            str(3 + i % 3),
+            ("Mornings", "Evenings")[i % 2],
+            ("More quiet rooms", "", "Weekly game night")[i % 3],
+        ]
+        await services.surveys.answer(g, survey.id, person.id, answers, now)
+    role = world.guild.create_role("Steady helper")
+    await services.recognition.add_milestone(g, 5, role.id, now)
+    await services.recognition.add_milestone(g, 50, world.guild.create_role("Pillar of the community").id, now)
+    await services.care.add(
+        g,
+        "de",
+        name="Krisendienst Psychiatrie",
+        contact="0800 655 3000",
+        url="https://www.krisendienste.bayern",
+        added_by=world.owner.id,
+        now=now,
+    )
 
 
 async def test_screenshots_of_the_main_pages(page: Page, dash: Dash, tmp_path: Path) -> None:
@@ -231,13 +288,16 @@ async def test_screenshots_of_the_main_pages(page: Page, dash: Dash, tmp_path: P
         "settings": f"/g/{g}/settings",
         "library": f"/g/{g}/library",
         "surveys": f"/g/{g}/surveys",
+        "survey": f"/g/{g}/surveys/{(await world.services.surveys.recent(g, limit=1))[0][0].id}",
         "milestones": f"/g/{g}/milestones",
     }
     shots = []
     for name, path in pages.items():
         await page.open(path)
         assert page.path == path, f"{path} went to {page.path}"
-        assert "isn't open to you" not in await page.text()
+        text = await page.text()
+        assert "isn't open to you" not in text
+        assert "**" not in text and "`" not in text, f"Discord markdown shown as is on {path}"
         shots.append(await page.screenshot(name, target))
     dash.logout_cookies()
     await page.run(page.driver.delete_all_cookies)
