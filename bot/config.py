@@ -38,8 +38,8 @@ class Settings:
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     sync_commands: bool = True
-    db_pool_size: int = 5
-    db_max_overflow: int = 10
+    db_pool_size: int = 10
+    db_max_overflow: int = 0
     db_statement_cache: bool = True
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
@@ -99,8 +99,8 @@ class Settings:
             dev_guild_id=_optional_int(env, "DEV_GUILD_ID", minimum=1),
             log_level=log_level,
             sync_commands=_bool(env, "SYNC_COMMANDS", default=True),
-            db_pool_size=_optional_int(env, "DB_POOL_SIZE", minimum=1) or 5,
-            db_max_overflow=_optional_int(env, "DB_MAX_OVERFLOW", minimum=0) or 10,
+            db_pool_size=_default(_optional_int(env, "DB_POOL_SIZE", minimum=1), 10),
+            db_max_overflow=_default(_optional_int(env, "DB_MAX_OVERFLOW", minimum=0), 0),
             db_statement_cache=_bool(env, "DB_STATEMENT_CACHE", default=True),
             shard_count=shard_count,
             shard_ids=shard_ids,
@@ -188,6 +188,11 @@ def _dashboard(env: Mapping[str, str]) -> DashboardSettings | None:
         host=host,
         oauth_base=oauth_base,
     )
+
+
+def _default(value: int | None, default: int) -> int:
+    """``value`` unless it was not set (``0`` is a value, not "unset")."""
+    return default if value is None else value
 
 
 def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -40,6 +41,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Whether this task (or the task that started it) is inside a PostgreSQL session already.
+_IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar("kinship_in_session", default=False)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: PostgreSQL connections older than this are replaced at checkout (firewalls and proxies drop idle ones).
 POOL_RECYCLE_SECONDS = 1800
@@ -48,12 +51,14 @@ POOL_RECYCLE_SECONDS = 1800
 class Database:
     """Owns the engine and hands out sessions. Built once in ``__main__`` and passed in."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, connections: int | None = None) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._serial = engine.dialect.name == "sqlite"
         self._turn_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._turn_holder: asyncio.Task[Any] | None = None
+        self._connections = connections  # PostgreSQL: the pool's size (sessions beyond it wait here)
+        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     @property
     def dialect(self) -> str:
@@ -65,8 +70,8 @@ class Database:
         cls,
         url: str,
         *,
-        pool_size: int = 5,
-        max_overflow: int = 10,
+        pool_size: int = 10,
+        max_overflow: int = 0,
         statement_cache: bool = True,
         schema: str | None = None,
         echo: bool = False,
@@ -99,9 +104,9 @@ class Database:
         engine = create_async_engine(url, **kwargs)
         if engine.dialect.name == "sqlite":
             _install_sqlite_hooks(engine)
-        else:
-            _install_postgres_hooks(engine)
-        return cls(engine)
+            return cls(engine)
+        _install_postgres_hooks(engine)
+        return cls(engine, connections=pool_size + max_overflow)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -116,7 +121,21 @@ class Database:
         for this session's turn forever — sessions hold no Discord calls and publish events only
         after they close, and the structure test keeps it that way."""
         turn = self._turn()
-        if turn is None or self._turn_holder is asyncio.current_task():
+        if turn is None:
+            gate = self._pool_gate()
+            if gate is None or _IN_SESSION.get():
+                async with self.sessions() as session, session.begin():
+                    yield session
+                return
+            async with gate:
+                inside = _IN_SESSION.set(True)
+                try:
+                    async with self.sessions() as session, session.begin():
+                        yield session
+                finally:
+                    _IN_SESSION.reset(inside)
+            return
+        if self._turn_holder is asyncio.current_task():
             async with self.sessions() as session, session.begin():
                 yield session
             return
@@ -127,6 +146,21 @@ class Database:
                     yield session
             finally:
                 self._turn_holder = None
+
+    def _pool_gate(self) -> asyncio.Semaphore | None:
+        """PostgreSQL: sessions beyond the pool's size queue here, first come first served.
+
+        SQLAlchemy's async pool hands a returned connection to a waiter through a timed wait per
+        checkout; with 32 sessions on 10 connections that cost half the throughput
+        (``bench/throughput.py``). Waiting on a semaphore of the pool's size instead, each session
+        finds a free connection. A session opened inside another one (same task or a task it
+        started) does not queue again: it would wait for itself."""
+        if self._connections is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate[0] is not loop:
+            self._gate = (loop, asyncio.Semaphore(self._connections))
+        return self._gate[1]
 
     def _turn(self) -> asyncio.Lock | None:
         """The queue for SQLite's write lock in this event loop (``None`` on PostgreSQL)."""

@@ -31,6 +31,7 @@ def test_all_settings_parse() -> None:
             "LOG_LEVEL": "debug",
             "SYNC_COMMANDS": "false",
             "DB_POOL_SIZE": "20",
+            "DB_MAX_OVERFLOW": "0",
             "DB_STATEMENT_CACHE": "off",
             "SHARD_COUNT": "4",
             "SHARD_IDS": "0-1,3",
@@ -39,6 +40,9 @@ def test_all_settings_parse() -> None:
     )
     assert s.dev_guild_id == 123456789012345678 and s.log_level == "DEBUG" and not s.sync_commands
     assert s.db_pool_size == 20 and not s.db_statement_cache and not s.is_sqlite
+    assert s.db_max_overflow == 0  # 0 is a value, not "unset"
+    defaults = Settings.from_env({"DISCORD_TOKEN": FAKE_TOKEN})
+    assert (defaults.db_pool_size, defaults.db_max_overflow) == (10, 0)
     assert s.shard_count == 4 and s.shard_ids == (0, 1, 3)
 
 

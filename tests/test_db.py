@@ -274,3 +274,28 @@ async def test_a_session_opened_inside_another_of_the_same_task_does_not_wait_fo
             return await outer.get(GuildConfig, 10)
 
     assert await asyncio.wait_for(nested(), 10) is not None  # the timeout only guards a deadlock
+
+
+async def test_postgresql_sessions_beyond_the_pool_wait_in_line_for_a_connection(test_db: TestDatabase) -> None:
+    """More sessions than connections: each waits its turn in Kinship's queue (first come, first
+    served) instead of in SQLAlchemy's pool, and never more sessions run than there are connections."""
+    if test_db.schema is None:
+        pytest.skip("PostgreSQL only")
+    db = Database.from_url(test_db.url, schema=test_db.schema, pool_size=2, max_overflow=0)
+    inside, most, order = 0, 0, []
+
+    async def one(n: int) -> None:
+        nonlocal inside, most
+        async with db.session() as s:
+            inside += 1
+            most = max(most, inside)
+            order.append(n)
+            await s.exec(text("SELECT pg_sleep(0.002)"))  # type: ignore[call-overload]
+            inside -= 1
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(40))), 30)
+    finally:
+        await db.close()
+    assert most == 2
+    assert order == list(range(40)), "first come, first served"
