@@ -274,3 +274,42 @@ async def test_a_session_opened_inside_another_of_the_same_task_does_not_wait_fo
             return await outer.get(GuildConfig, 10)
 
     assert await asyncio.wait_for(nested(), 10) is not None  # the timeout only guards a deadlock
+
+
+async def test_a_read_session_neither_waits_for_nor_holds_up_a_writer(db: Database) -> None:
+    """``db.read()`` sees the committed snapshot while another task's write session holds the
+    write lock (on SQLite: a deferred BEGIN, no turn to queue for), and a writer can commit while a
+    read is open (on SQLite the read keeps its snapshot until it ends)."""
+    async with db.session() as s:
+        s.add(GuildConfig(guild_id=11, language="de", updated_at=datetime.now(UTC)))
+    written, read_done = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.session() as s:
+            row = await s.get(GuildConfig, 11)
+            assert row is not None
+            row.language = "en"
+            await s.flush()  # the write lock is taken and the change is not committed
+            written.set()
+            await read_done.wait()
+
+    async def reader() -> str:
+        await written.wait()
+        async with db.read() as s:
+            row = await s.get(GuildConfig, 11)
+        read_done.set()
+        assert row is not None
+        return row.language
+
+    task = asyncio.create_task(writer())
+    assert await asyncio.wait_for(reader(), 10) == "de"  # the timeout only guards a deadlock
+    await task
+    async with db.read() as r:
+        assert (await r.get(GuildConfig, 11)).language == "en"  # type: ignore[union-attr]
+        async with db.session() as w:  # a writer commits while the read is open
+            (await w.get(GuildConfig, 11)).language = "fr"  # type: ignore[union-attr]
+        r.expunge_all()
+        snapshot = "en" if db.dialect == "sqlite" else "fr"  # PostgreSQL reads committed rows
+        assert (await r.get(GuildConfig, 11)).language == snapshot  # type: ignore[union-attr]
+    async with db.read() as r:
+        assert (await r.get(GuildConfig, 11)).language == "fr"  # type: ignore[union-attr]
