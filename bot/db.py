@@ -16,16 +16,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, event, exc
+from sqlalchemy import Connection, event, exc, inspect
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -36,6 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+if TYPE_CHECKING:  # Alembic (~0.3 s to import) is loaded only when a migration has to run
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,19 @@ class Database:
         return self._turn_lock[1]
 
     async def migrate(self) -> None:
-        """Bring the schema to the latest revision (every branch head)."""
+        """Bring the schema to the latest revision (every branch head).
+
+        A database already at every head (each start of a running bot) is recognised without
+        Alembic: the heads are read from the migration files' text (:func:`script_heads`) and
+        compared with ``alembic_version``; anything else — a migration to run, a file not in the
+        plain form — goes through Alembic as before."""
+        heads = script_heads()
+        if heads is not None:
+            async with self.engine.connect() as conn:
+                current = await conn.run_sync(_current_revisions)
+            if current == heads:
+                log.info("database schema is up to date")
+                return
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
 
@@ -391,8 +405,44 @@ def _install_postgres_hooks(engine: AsyncEngine) -> None:
         return statement, _without_nul(parameters)
 
 
+_REVISION = re.compile(r"^revision\s*(?::[^=\n]*)?=\s*['\"]([^'\"]+)['\"]\s*$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_DEPENDS_ON = re.compile(r"^depends_on\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
+
+
+def script_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their text (no Alembic import):
+    every ``revision`` that is no script's ``down_revision``. ``None`` when a script is not in the
+    plain form this reads (one literal ``revision``, ``down_revision`` a literal, a tuple of
+    literals or ``None``, ``depends_on = None``): the caller then asks Alembic. A test checks
+    that this equals Alembic's own heads."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(versions.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        revision, down, depends = _REVISION.findall(text), _DOWN_REVISION.findall(text), _DEPENDS_ON.findall(text)
+        if len(revision) != 1 or len(down) != 1 or depends not in ([], ["None"]):
+            return None
+        down_ids = _QUOTED.findall(down[0])
+        if down[0] != "None" and _QUOTED.sub("", down[0]).strip("()[], ") != "":
+            return None  # not a literal, a tuple of literals or None
+        revisions.add(revision[0])
+        parents.update(down_ids)
+    return frozenset(revisions - parents) if revisions else None
+
+
+def _current_revisions(connection: Connection) -> frozenset[str]:
+    """The revisions recorded in ``alembic_version`` (empty for a database never migrated)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return frozenset()
+    return frozenset(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at ``bot/migrations`` (and, optionally, a live connection)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -403,5 +453,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "heads")
     log.info("database schema is up to date")

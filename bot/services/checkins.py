@@ -60,6 +60,8 @@ CLAIM_LEASE = timedelta(minutes=2)
 NOTE_MAX = 1000
 #: Buddy introductions handled per tick (thread mode).
 INTROS_PER_TICK = 5
+#: Rows per multi-row insert of a buddy round (each statement's parameters are prepared on the event loop).
+WRITE_CHUNK = 1000
 WEEK_RE = re.compile(r"^(?P<year>[0-9]{4})-W(?P<week>[0-9]{2})$")
 #: Bounds of the numeric schedule settings (``/setup checkins|buddies`` and the dashboard).
 SCHEDULE_LIMITS: dict[str, tuple[int, int]] = {
@@ -791,20 +793,21 @@ class CheckinService:
             # The round's group rows are alike until their members are written, so any order of
             # ids fits (a RETURNING in parameter order would cost SQLite one statement per row).
             group_table, member_table = BuddyGroup.__table__, BuddyMember.__table__  # type: ignore[attr-defined]
-            await s.exec(  # type: ignore[call-overload]
-                group_table.insert(), params=[{"round_id": round_id, "guild_id": guild_id, "dm": dm} for _ in groups]
-            )
+            # SQLAlchemy prepares an executemany's parameters on the event loop, all at once (10k
+            # buddies: ~30 ms): in statements of WRITE_CHUNK rows the loop runs others in between.
+            group_rows = [{"round_id": round_id, "guild_id": guild_id, "dm": dm} for _ in groups]
+            for start in range(0, len(group_rows), WRITE_CHUNK):
+                await s.exec(group_table.insert(), params=group_rows[start : start + WRITE_CHUNK])  # type: ignore[call-overload]
             ids = (
                 await s.exec(select(BuddyGroup.id).where(BuddyGroup.round_id == round_id).order_by(col(BuddyGroup.id)))
             ).all()
-            await s.exec(  # type: ignore[call-overload]
-                member_table.insert(),
-                params=[
-                    {"group_id": group_id, "guild_id": guild_id, "member_id": member_id}
-                    for group_id, group in zip(ids, groups, strict=True)
-                    for member_id in group
-                ],
-            )
+            member_rows = [
+                {"group_id": group_id, "guild_id": guild_id, "member_id": member_id}
+                for group_id, group in zip(ids, groups, strict=True)
+                for member_id in group
+            ]
+            for start in range(0, len(member_rows), WRITE_CHUNK):
+                await s.exec(member_table.insert(), params=member_rows[start : start + WRITE_CHUNK])  # type: ignore[call-overload]
         return True
 
     async def pending_intros(
