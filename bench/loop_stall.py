@@ -17,7 +17,11 @@ wait. Another callback every 50 ms emits an interaction (the read mix of ``throu
 timed from INTERACTION_CREATE to its answer. The same runs for a few seconds with no job first:
 the baseline of the same run. Targets: longest stall < 20 ms, interaction p99 < 50 ms.
 
-    .venv/bin/python bench/loop_stall.py
+    .venv/bin/python bench/loop_stall.py [members] [--no-freeze | --compare] [--where]
+
+The bot's start-up heap is frozen after seeding, where a real bot's READY comes (after start-up
+against the existing database): ``--no-freeze`` leaves it in the collector's passes, ``--compare``
+runs both, one after the other. ``--where`` samples the loop thread's stack while it is stalled.
 """
 
 from __future__ import annotations
@@ -389,5 +393,20 @@ def _row(step: str, seconds: float, stalls: list[float], samples: list[float]) -
     return row
 
 
+def compare() -> None:
+    """``--compare``: the whole run twice, one after the other, frozen after seeding (as the bot
+    after READY) and ``--no-freeze``; both tables printed."""
+    import subprocess
+
+    args = [a for a in sys.argv[1:] if a != "--compare"]
+    for extra in ([], ["--no-freeze"]):
+        out = subprocess.run([sys.executable, __file__, *args, *extra], check=True, capture_output=True, text=True)
+        print(f"=== {'--no-freeze' if extra else 'frozen after seeding'} ===")
+        print(out.stdout, flush=True)
+
+
 if __name__ == "__main__":
-    run(main)
+    if "--compare" in sys.argv:
+        compare()
+    else:
+        run(main)
