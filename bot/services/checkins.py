@@ -307,7 +307,7 @@ class CheckinService:
 
     async def get_schedule(self, guild_id: int) -> Schedule:
         """The guild's schedule (defaults when never configured)."""
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             row = await s.get(CheckinSchedule, guild_id)
         return _schedule(row) if row else Schedule(guild_id=guild_id)
 
@@ -561,7 +561,7 @@ class CheckinService:
 
     async def history(self, guild_id: int, member_id: int, now: datetime, weeks: int = 8) -> History:
         """The member's own last ``weeks`` weeks (newest first) and streak."""
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             # Two statements: the guild's posted weeks with its time zone (the open week is found
             # among them, as :meth:`_open_week` would), then the member's answers.
             timezone, posts = await _posts_and_timezone(s, guild_id)
@@ -727,7 +727,7 @@ class CheckinService:
         transaction (a few multi-row inserts); a concurrent caller that loses the claim writes
         nothing."""
         made = 0
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             counts = (
                 await s.exec(
                     select(CheckinMember.guild_id, func.count())
@@ -751,7 +751,7 @@ class CheckinService:
         self, guild_id: int, now: datetime
     ) -> tuple[str, bool, list[int], set[frozenset[int]]] | None:
         """The period, DM mode, buddies and last round's pairs of a guild whose round is due."""
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             open_ = await self._open_week(s, guild_id, now)
             if not open_.posted:
                 return None
