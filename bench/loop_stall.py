@@ -17,12 +17,17 @@ wait. Another callback every 50 ms emits an interaction (the read mix of ``throu
 timed from INTERACTION_CREATE to its answer. The same runs for a few seconds with no job first:
 the baseline of the same run. Targets: longest stall < 20 ms, interaction p99 < 50 ms.
 
-    .venv/bin/python bench/loop_stall.py
+    .venv/bin/python bench/loop_stall.py [members] [--no-freeze | --compare] [--where]
+
+The bot's start-up heap is frozen after seeding, where a real bot's READY comes (after start-up
+against the existing database): ``--no-freeze`` leaves it in the collector's passes, ``--compare``
+runs both, one after the other. ``--where`` samples the loop thread's stack while it is stalled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import os
 import random
@@ -44,7 +49,9 @@ from bot.models.nudges import NudgePreference
 from bot.models.recognition import RecognitionEntry
 from bot.services.checkins import week_key
 
-MEMBERS = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 100_000
+_ARGS = [a for a in sys.argv[1:] if not a.startswith("--")] if __name__ == "__main__" else []
+MEMBERS = int(_ARGS[0]) if _ARGS else 100_000
+WHERE = "--where" in sys.argv  # sample the loop thread's stack while it is stalled
 FREEZE = "--no-freeze" not in sys.argv  # the bot freezes its start-up heap after READY (bot/heap.py)
 FIRST = 10**17  # member ids of the seeded members (far from SimCord's)
 TICK = 0.001
@@ -120,6 +127,48 @@ class Probe:
         return out
 
 
+class StallSampler:
+    """While the ticker is more than 10 ms late, sample the loop thread's stack (``--where``):
+    what the loop was doing when a heartbeat would have waited. A thread holding the GIL (a
+    worker's pure-Python loop, a collection) shows as the loop thread's resting place."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.loop_thread = threading.get_ident()
+        self.stacks: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            time.sleep(0.001)
+            last = self.probe.last
+            if last is None or time.perf_counter() - last < 0.010:
+                continue
+            frame = sys._current_frames().get(self.loop_thread)
+            lines = []
+            while frame is not None and len(lines) < 8:
+                code = frame.f_code
+                where = code.co_filename.rsplit("/", 2)
+                lines.append(f"{'/'.join(where[-2:])}:{frame.f_lineno} {code.co_name}")
+                frame = frame.f_back
+            self.stacks[" < ".join(lines)] += 1
+
+    def start(self) -> None:
+        """Start sampling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+        self._thread.join()
+
+    def take(self) -> list[tuple[str, int]]:
+        """The most sampled stacks since the last call."""
+        out, self.stacks = self.stacks, collections.Counter()
+        return out.most_common(4)
+
+
 async def seed(w: Any, rng: random.Random) -> None:
     """100k members' rows, written straight to the tables (untimed)."""
     g = w.guild.id
@@ -182,8 +231,6 @@ async def main() -> None:
     async with bench_world() as w:
         with w.env.time_context():
             w.env.settle_timeout = 120  # the first /stats imports matplotlib
-            if FREEZE:  # as `python -m bot` does after READY: start-up objects are never scanned again
-                freeze_long_lived("the bench's READY")
             await add_noop(w)
             await w.configure_all()
             await w.env.advance_time((MONDAY - w.now()).total_seconds() - 3 * 86400)  # Friday before
@@ -196,6 +243,10 @@ async def main() -> None:
             await seed(w, rng)
             _say(f"seeded in {time.perf_counter() - started:.1f} s")
             seeded = time.perf_counter() - started
+            if FREEZE:  # as `python -m bot` does after READY, which comes after start-up against the
+                # existing database: the start-up heap is never scanned again. What the bot makes
+                # after READY (the first /stats' matplotlib, the activity buffer) is not frozen here.
+                freeze_long_lived("the bench's READY")
             await w.env.advance_time((MONDAY - w.now()).total_seconds())
             _say("capturing interactions")
             rec = Recorder()
@@ -265,22 +316,33 @@ async def main() -> None:
             _say("alone: " + ", ".join(solo))
             probe = Probe(asyncio.get_running_loop(), emit)
             gcs = GcPauses()
+            sampler = StallSampler(probe) if WHERE else None
+            where: list[tuple[str, list[tuple[str, int]]]] = []
             rows = []
+            tracked = len(gc.get_objects())
             probe.start()
+            if sampler is not None:
+                sampler.start()
             try:
                 await _real_sleep(BASELINE_SECONDS)
                 rows.append(_row("no job (baseline)", BASELINE_SECONDS, probe.take(), clock.take()) | gcs.take())
+                if sampler is not None:
+                    where.append(("no job (baseline)", sampler.take()))
                 for name, step in steps:
                     _say(name)
                     t0 = time.perf_counter()
                     await step()
                     rows.append(_row(name, time.perf_counter() - t0, probe.take(), clock.take()) | gcs.take())
+                    if sampler is not None:
+                        where.append((name, sampler.take()))
                 probe.take()
                 clock.take()
                 gcs.take()
                 await _real_sleep(1.0)
                 rows.append(_row("no job (after)", 1.0, probe.take(), clock.take()) | gcs.take())
             finally:
+                if sampler is not None:
+                    sampler.stop()
                 probe.stop()
             await w.env.settle()
             posts = [m for m in w.checkins.history() if m.author.bot]
@@ -294,6 +356,14 @@ async def main() -> None:
     print(table(rows, [*columns, "gc_max_ms", "gc2"]))
     print(f"targets: max_stall < {STALL_TARGET_MS} ms and interaction p99 < {P99_TARGET_MS} ms during every step")
     print(f"interactions not sent because {IN_FLIGHT} were unanswered: {skipped[0]}")
+    print(
+        f"heap: {tracked} objects in the collector's passes when measuring started, "
+        f"{gc.get_freeze_count()} frozen ({'frozen after seeding' if FREEZE else '--no-freeze'})"
+    )
+    for name, stacks in where:
+        print(f"loop thread while stalled > 10 ms, {name}:")
+        for stack, n in stacks:
+            print(f"  {n:>4} samples: {stack}")
     print(f"check: {len(posts)} check-in post(s), {len(weekly)} embed(s) in #general (weekly post)")
 
 
@@ -323,5 +393,20 @@ def _row(step: str, seconds: float, stalls: list[float], samples: list[float]) -
     return row
 
 
+def compare() -> None:
+    """``--compare``: the whole run twice, one after the other, frozen after seeding (as the bot
+    after READY) and ``--no-freeze``; both tables printed."""
+    import subprocess
+
+    args = [a for a in sys.argv[1:] if a != "--compare"]
+    for extra in ([], ["--no-freeze"]):
+        out = subprocess.run([sys.executable, __file__, *args, *extra], check=True, capture_output=True, text=True)
+        print(f"=== {'--no-freeze' if extra else 'frozen after seeding'} ===")
+        print(out.stdout, flush=True)
+
+
 if __name__ == "__main__":
-    run(main)
+    if "--compare" in sys.argv:
+        compare()
+    else:
+        run(main)

@@ -225,4 +225,5 @@ class KinshipBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("shutdown hook %r failed", hook)
         self._shutdown_hooks.clear()
+        self.services.charts.close()
         await super().close()

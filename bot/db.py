@@ -17,16 +17,15 @@ import asyncio
 import collections
 import contextvars
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, event, exc
+from sqlalchemy import Connection, event, exc, inspect
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -38,12 +37,17 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+if TYPE_CHECKING:  # Alembic (~0.3 s to import) is loaded only when a migration has to run
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Whether this task (or the task that started it) is inside a PostgreSQL session already.
 _IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar("kinship_in_session", default=False)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Execution option of :meth:`Database.read`'s connection: its transaction begins deferred.
+_READ_ONLY = "kinship_read_only"
 #: PostgreSQL connections older than this are replaced at checkout (firewalls and proxies drop idle ones).
 POOL_RECYCLE_SECONDS = 1800
 
@@ -162,6 +166,25 @@ class Database:
             self._gate = (loop, asyncio.Semaphore(self._connections))
         return self._gate[1]
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only, inside one transaction (one consistent snapshot).
+
+        On SQLite it starts with a plain (deferred) ``BEGIN`` and does not queue for the turn of
+        :meth:`session`: in WAL mode a reader neither waits for the writer nor holds it up, so a
+        long report (``/stats`` reads 300,000 activity days on a 100k-member guild) no longer makes
+        every command wait behind it, and its statements run on their own connection's thread
+        beside the writers'. Never write in it: the first write would have to take the write lock
+        in the middle of the transaction (SQLite then answers "database is locked" rather than
+        queue). On PostgreSQL it is :meth:`session`."""
+        if not self._serial:
+            async with self.session() as session:
+                yield session
+            return
+        async with self.sessions() as session, session.begin():
+            await session.connection(execution_options={_READ_ONLY: True})
+            yield session
+
     def _turn(self) -> asyncio.Lock | None:
         """The queue for SQLite's write lock in this event loop (``None`` on PostgreSQL)."""
         if not self._serial:
@@ -172,7 +195,19 @@ class Database:
         return self._turn_lock[1]
 
     async def migrate(self) -> None:
-        """Bring the schema to the latest revision (every branch head)."""
+        """Bring the schema to the latest revision (every branch head).
+
+        A database already at every head (each start of a running bot) is recognised without
+        Alembic: the heads are read from the migration files' text (:func:`script_heads`) and
+        compared with ``alembic_version``; anything else — a migration to run, a file not in the
+        plain form — goes through Alembic as before."""
+        heads = script_heads()
+        if heads is not None:
+            async with self.engine.connect() as conn:
+                current = await conn.run_sync(_current_revisions)
+            if current == heads:
+                log.info("database schema is up to date")
+                return
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
 
@@ -204,18 +239,19 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         dbapi_connection = conn.connection.dbapi_connection
+        begin = "BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE"
         if isinstance(dbapi_connection, _SQLiteConnection):
-            dbapi_connection.begin_pending = True  # sent with the transaction's first statement
+            dbapi_connection.begin_pending = begin  # sent with the transaction's first statement
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(begin)
 
 
 def _run_statement(
-    conn: sqlite3.Connection, begin: bool, many: bool, operation: str, parameters: Any
+    conn: sqlite3.Connection, begin: str | None, many: bool, operation: str, parameters: Any
 ) -> tuple[Any, list[Any], int, int | None]:
-    """In aiosqlite's thread: (``BEGIN IMMEDIATE``,) the statement, its rows, and the close."""
+    """In aiosqlite's thread: (``BEGIN IMMEDIATE`` or ``BEGIN``,) the statement, its rows, and the close."""
     if begin:
-        conn.execute("BEGIN IMMEDIATE").close()
+        conn.execute(begin).close()
     cursor = conn.cursor()
     try:
         if many:
@@ -278,14 +314,14 @@ class _SQLiteCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapt = self._adapt_connection
         assert isinstance(adapt, _SQLiteConnection)
-        begin, adapt.begin_pending = adapt.begin_pending, False
+        begin, adapt.begin_pending = adapt.begin_pending, None
         async with adapt._execute_mutex:
             try:
                 conn = self._connection._conn
                 found = await adapt.hand_off(_run_statement, conn, begin, many, operation, parameters)
             except BaseException:
                 if begin and adapt.idle() and not adapt.in_transaction():
-                    adapt.begin_pending = True  # the BEGIN itself failed: still owed
+                    adapt.begin_pending = begin  # the BEGIN itself failed: still owed
                 raise
         self._description, rows, self._rowcount, self._lastrowid = found
         self._rows = collections.deque(rows)
@@ -311,7 +347,7 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
-        self.begin_pending = False
+        self.begin_pending: str | None = None  # the BEGIN owed to the next statement
         self._last = [True]  # [done] of the latest hand-off, set by the worker thread
 
     async def hand_off(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -337,7 +373,7 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
         return conn is not None and conn.in_transaction
 
     def _end(self, how: str) -> None:
-        self.begin_pending = False
+        self.begin_pending = None
         conn = self._connection._connection
         if conn is None or (self.idle() and not conn.in_transaction):
             return
@@ -403,8 +439,44 @@ def _install_postgres_hooks(engine: AsyncEngine) -> None:
         return statement, _without_nul(parameters)
 
 
+_REVISION = re.compile(r"^revision\s*(?::[^=\n]*)?=\s*['\"]([^'\"]+)['\"]\s*$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_DEPENDS_ON = re.compile(r"^depends_on\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
+
+
+def script_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their text (no Alembic import):
+    every ``revision`` that is no script's ``down_revision``. ``None`` when a script is not in the
+    plain form this reads (one literal ``revision``, ``down_revision`` a literal, a tuple of
+    literals or ``None``, ``depends_on = None``): the caller then asks Alembic. A test checks
+    that this equals Alembic's own heads."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(versions.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        revision, down, depends = _REVISION.findall(text), _DOWN_REVISION.findall(text), _DEPENDS_ON.findall(text)
+        if len(revision) != 1 or len(down) != 1 or depends not in ([], ["None"]):
+            return None
+        down_ids = _QUOTED.findall(down[0])
+        if down[0] != "None" and _QUOTED.sub("", down[0]).strip("()[], ") != "":
+            return None  # not a literal, a tuple of literals or None
+        revisions.add(revision[0])
+        parents.update(down_ids)
+    return frozenset(revisions - parents) if revisions else None
+
+
+def _current_revisions(connection: Connection) -> frozenset[str]:
+    """The revisions recorded in ``alembic_version`` (empty for a database never migrated)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return frozenset()
+    return frozenset(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at ``bot/migrations`` (and, optionally, a live connection)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -415,5 +487,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "heads")
     log.info("database schema is up to date")

@@ -6,7 +6,6 @@ The whole reply is in the guild's language: the numbers describe the guild, and 
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import discord
@@ -14,7 +13,6 @@ from discord import app_commands
 
 from bot import i18n
 from bot.app import KinshipBot
-from bot.services import charts
 from bot.services.insights import StatsReport
 from bot.ui import COLOR, moderator_only, reply
 from cogs._base import FeatureCog
@@ -141,7 +139,7 @@ class StatsCog(FeatureCog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         days = int(period.removesuffix("d")) if period.removesuffix("d").isdigit() else 0
         report = await self.services.insights.report(interaction.guild_id, now=self.bot.now(), days=days)
-        png = await asyncio.to_thread(charts.render, report, report.language)
+        png = await self.services.charts.render(report, report.language)
         await reply(
             interaction,
             embed=render(report, report.language),

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, text
 
-from bot.db import Database, alembic_config
+from bot.db import Database, alembic_config, script_heads
 from bot.models import metadata
 from bot.models.guild import GuildConfig
 from tests.harness.world import TestDatabase
@@ -299,3 +300,80 @@ async def test_postgresql_sessions_beyond_the_pool_wait_in_line_for_a_connection
         await db.close()
     assert most == 2
     assert order == list(range(40)), "first come, first served"
+
+
+async def test_a_read_session_neither_waits_for_nor_holds_up_a_writer(db: Database) -> None:
+    """``db.read()`` sees the committed snapshot while another task's write session holds the
+    write lock (on SQLite: a deferred BEGIN, no turn to queue for), and a writer can commit while a
+    read is open (on SQLite the read keeps its snapshot until it ends)."""
+    async with db.session() as s:
+        s.add(GuildConfig(guild_id=11, language="de", updated_at=datetime.now(UTC)))
+    written, read_done = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.session() as s:
+            row = await s.get(GuildConfig, 11)
+            assert row is not None
+            row.language = "en"
+            await s.flush()  # the write lock is taken and the change is not committed
+            written.set()
+            await read_done.wait()
+
+    async def reader() -> str:
+        await written.wait()
+        async with db.read() as s:
+            row = await s.get(GuildConfig, 11)
+        read_done.set()
+        assert row is not None
+        return row.language
+
+    task = asyncio.create_task(writer())
+    assert await asyncio.wait_for(reader(), 10) == "de"  # the timeout only guards a deadlock
+    await task
+    async with db.read() as r:
+        assert (await r.get(GuildConfig, 11)).language == "en"  # type: ignore[union-attr]
+        async with db.session() as w:  # a writer commits while the read is open
+            (await w.get(GuildConfig, 11)).language = "fr"  # type: ignore[union-attr]
+        r.expunge_all()
+        snapshot = "en" if db.dialect == "sqlite" else "fr"  # PostgreSQL reads committed rows
+        assert (await r.get(GuildConfig, 11)).language == snapshot  # type: ignore[union-attr]
+    async with db.read() as r:
+        assert (await r.get(GuildConfig, 11)).language == "fr"  # type: ignore[union-attr]
+
+
+def test_the_heads_read_from_the_migration_files_are_alembics_heads(tmp_path: Path) -> None:
+    """``migrate`` skips Alembic when the database is at these heads: they must be Alembic's."""
+    assert script_heads() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    (tmp_path / "a.py").write_text("revision = 'a'\ndown_revision = None\ndepends_on = None\n")
+    (tmp_path / "b.py").write_text("revision: str = 'b'\ndown_revision: str | None = ('a',)\ndepends_on = None\n")
+    assert script_heads(tmp_path) == {"b"}
+    (tmp_path / "c.py").write_text("revision = 'c'\ndown_revision = PARENT\n")  # not a literal: ask Alembic
+    assert script_heads(tmp_path) is None
+
+
+async def test_a_database_at_every_head_is_not_migrated_again_and_one_behind_is(migrated_for_real: Database) -> None:
+    """At every head, ``migrate`` only reads ``alembic_version``; a database one revision behind
+    (``checkins_0002`` undone) is brought to every head by Alembic."""
+    db = migrated_for_real
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    await db.migrate()
+    assert statements and all(
+        "alembic_version" in s or s.lstrip().upper().startswith(("SELECT", "PRAGMA")) for s in statements
+    )
+    assert not any(s.lstrip().upper().startswith(("CREATE", "ALTER", "INSERT", "UPDATE")) for s in statements)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "checkins_0001"))
+    async with db.engine.connect() as conn:
+        behind = set((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+    assert "checkins_0002" not in behind and "checkins_0001" in behind
+    statements.clear()
+    await db.migrate()
+    assert any(s.lstrip().upper().startswith("UPDATE") for s in statements)  # Alembic moved the version
+    async with db.engine.connect() as conn:
+        heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+    assert heads == script_heads()

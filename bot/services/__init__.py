@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.services.activity import ActivityService
 from bot.services.care import CareService
+from bot.services.charts import ChartRenderer
 from bot.services.checkins import CheckinService
 from bot.services.conduct import ConductService
 from bot.services.context import ServiceContext
@@ -50,6 +51,7 @@ class Services:
     dashboard: DashboardService
     settings: SettingsService
     care: CareService
+    charts: ChartRenderer
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -89,4 +91,5 @@ class Services:
                 conduct=conduct,
             ),
             care=CareService(ctx),
+            charts=ChartRenderer(),
         )

@@ -1,15 +1,23 @@
 """The ``/stats`` chart: three small panels rendered to PNG bytes with matplotlib (headless).
 
 Uses :class:`matplotlib.figure.Figure` with the Agg canvas directly, never ``pyplot``: no global
-figure state, so rendering is safe in a worker thread (the cog runs it with ``asyncio.to_thread``).
+figure state. :class:`ChartRenderer` renders in a worker *process*: in a thread of the bot's
+process, Agg's drawing and the font code hold the GIL for tens of milliseconds at a time
+(``bench/loop_stall.py``: a 1 ms ticker waited 30–55 ms per render), and importing matplotlib
+adds ~50,000 objects to every full garbage-collector pass of the bot's heap.
 The image is 800 × 600 px with large fonts, so it stays readable at Discord's embed size; texts
 come from the ``stats.chart`` catalogue in the guild's language.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from bot import i18n
@@ -17,6 +25,8 @@ from bot.services.insights import StatsReport
 
 if TYPE_CHECKING:  # matplotlib (~24 MB) is imported on the first /stats, not at start-up
     from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 6.0, 100
 GREEN, AMBER, BLUE = "#7A9E7E", "#D9A441", "#4F7CAC"
@@ -73,8 +83,49 @@ def _panel(
         )
 
 
+class ChartRenderer:
+    """Renders charts in one worker process, started on the first chart and kept for the next
+    (it imports matplotlib once, off the bot's event loop and out of its heap). A worker that
+    died is replaced and the chart tried once more in the new one."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def render(self, report: StatsReport, lang: str) -> bytes:
+        """:func:`render` in the worker process."""
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            pool = self._executor()
+            try:
+                return await loop.run_in_executor(pool, render, report, lang)
+            except BrokenProcessPool:
+                self._discard(pool)
+                if attempt == 2:
+                    raise
+                log.warning("the chart worker process died; starting a new one")
+        raise AssertionError("unreachable")
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # "spawn": a fork of a process with threads (aiosqlite's, the pool's) may copy a held lock.
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker process (if one was started); a later chart starts a new one."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def render(report: StatsReport, lang: str) -> bytes:
-    """The weekly chart of a report as PNG bytes (CPU work: call it in a thread)."""
+    """The weekly chart of a report as PNG bytes (CPU work that holds the GIL: run it in
+    :class:`ChartRenderer`'s process, not on the event loop nor in one of its threads)."""
     buf = io.BytesIO()
     figure(report, lang).savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()

@@ -158,7 +158,7 @@ class GuildService:
         cached = self._cache.get(guild_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             row = await s.get(GuildConfig, guild_id)
         settings = _to_settings(row) if row else GuildSettings(guild_id=guild_id)
         self._cache[guild_id] = (time.monotonic() + CACHE_SECONDS, settings)
@@ -293,7 +293,7 @@ class HealthService:
 
     async def list(self, guild_id: int) -> list[Problem]:
         """Current problems of a guild, oldest first."""
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             rows = (
                 await s.exec(select(GuildProblem).where(GuildProblem.guild_id == guild_id).order_by(GuildProblem.since))
             ).all()

@@ -528,7 +528,7 @@ class HelpService:
 
     async def open_requests(self, guild_id: int, asker_id: int) -> list[Request]:
         """A member's open requests, newest first."""
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             rows = (
                 await s.exec(
                     select(HelpRequest)

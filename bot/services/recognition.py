@@ -446,7 +446,7 @@ class RecognitionService:
             "week": now - timedelta(days=7),
             "month": now - timedelta(days=30),
         }
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             total, week, month, hidden, private = (await s.exec(_TOTALS, params=params)).one()
             rows = (await s.exec(_RECENT, params={"guild": guild_id, "member": member_id, "limit": recent})).all()
         prefs = MemberPrefs(hidden=bool(hidden), private=bool(private)) if hidden is not None else MemberPrefs()
@@ -458,7 +458,7 @@ class RecognitionService:
         if period not in PERIODS:
             raise InvalidInput("recognition.errors.bad_period")
         window = PERIODS[period]
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             return await _standings(s, guild_id, now - window if window else None, None, limit)
 
     async def revoke(self, guild_id: int, entry_id: int, moderator_id: int, reason: str, now: datetime) -> Entry:

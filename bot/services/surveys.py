@@ -432,7 +432,7 @@ class SurveyService:
     async def pulse_summary(self, guild_id: int, since: datetime) -> PulseSummary:
         """Member satisfaction (pulse answers, 1-5) since ``since``: per month, and overall over the
         months with at least :data:`MIN_GROUP` answers (smaller months are counted but not averaged)."""
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             surveys = (
                 await s.exec(
                     select(Survey)

@@ -43,13 +43,14 @@ async def run(settings: Settings) -> int:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     http = discord.http.HTTPClient(asyncio.get_running_loop())
     runner = None
+    services = Services.build(ServiceContext(db=db))
     try:
         await db.migrate()
         me = await http.static_login(settings.discord_token)
         bot_id = int(me["id"])
         dashboard = Dashboard(
             settings=settings.dashboard,
-            services=Services.build(ServiceContext(db=db)),
+            services=services,
             directory=RestDirectory(http, lambda: bot_id),
             now=utcnow,
         )
@@ -77,6 +78,7 @@ async def run(settings: Settings) -> int:
     finally:
         if runner is not None:
             await runner.cleanup()
+        services.charts.close()
         await http.close()
         await db.close()
     return 0

@@ -236,3 +236,25 @@ async def test_privacy_delete_drops_buffered_activity_days(services: Services) -
     await services.activity.flush(NOW)
     r = await services.insights.report(G, now=NOW + timedelta(hours=1), days=7)
     assert r.weeks[-1].active_members == 1
+
+
+async def test_charts_are_rendered_in_a_worker_process_that_is_replaced_when_it_dies(services: Services) -> None:
+    """The renderer's worker process draws the same PNG as :func:`charts.render`; a worker that
+    died is replaced, and a closed renderer starts a new one."""
+    await seed(services)
+    r = await services.insights.report(G, now=NOW, days=30)
+    renderer = charts.ChartRenderer()
+    try:
+        assert await renderer.render(r, "de") == charts.render(r, "de")
+        pool = renderer._pool
+        assert pool is not None
+        for process in list(pool._processes.values()):  # the worker dies (killed, out of memory…)
+            process.kill()
+            process.join()
+        assert await renderer.render(r, "en") == charts.render(r, "en")
+        assert renderer._pool is not pool
+        renderer.close()
+        assert renderer._pool is None
+        assert await renderer.render(r, "en") == charts.render(r, "en")
+    finally:
+        renderer.close()

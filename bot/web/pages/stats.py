@@ -6,14 +6,12 @@ guild's weeks each time (see ``bench/dashboard.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from bot import i18n
-from bot.services import charts
 from bot.services.insights import PERIODS, StatsReport
 from bot.web.access import GuildContext, moderator_page
 from bot.web.render import render
@@ -98,7 +96,7 @@ async def stats_chart(request: web.Request, ctx: GuildContext) -> web.StreamResp
     if hit is not None and hit[0] > now:
         png = hit[1]
     else:
-        png = await asyncio.to_thread(charts.render, await _report(ctx, days), ctx.lang)
+        png = await ctx.services.charts.render(await _report(ctx, days), ctx.lang)
         if len(charts_cache) > 200:
             charts_cache.clear()
         charts_cache[key] = (now + CACHE_FOR, png)
