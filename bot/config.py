@@ -93,14 +93,22 @@ class Settings:
         api_base = env.get("DISCORD_API_BASE", "").strip() or None
         if api_base and not api_base.startswith(("http://", "https://")):
             raise SettingsError("DISCORD_API_BASE", "is not a URL", "Use e.g. http://nirn-proxy:8080/api/v10.")
+        pool_size = _default(_optional_int(env, "DB_POOL_SIZE", minimum=1), 10)
+        max_overflow = _default(_optional_int(env, "DB_MAX_OVERFLOW", minimum=0), 0)
+        if not database_url.startswith("sqlite") and pool_size + max_overflow < 2:
+            raise SettingsError(
+                "DB_POOL_SIZE",
+                f"allows {pool_size + max_overflow} connection",
+                "Allow at least 2 (DB_POOL_SIZE + DB_MAX_OVERFLOW): one holds the scheduler's leadership.",
+            )
         return cls(
             discord_token=token,
             database_url=database_url,
             dev_guild_id=_optional_int(env, "DEV_GUILD_ID", minimum=1),
             log_level=log_level,
             sync_commands=_bool(env, "SYNC_COMMANDS", default=True),
-            db_pool_size=_default(_optional_int(env, "DB_POOL_SIZE", minimum=1), 10),
-            db_max_overflow=_default(_optional_int(env, "DB_MAX_OVERFLOW", minimum=0), 0),
+            db_pool_size=pool_size,
+            db_max_overflow=max_overflow,
             db_statement_cache=_bool(env, "DB_STATEMENT_CACHE", default=True),
             shard_count=shard_count,
             shard_ids=shard_ids,

@@ -62,6 +62,8 @@ def test_all_settings_parse() -> None:
         ({"SHARD_COUNT": "2", "SHARD_IDS": "x"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "1"}, "SHARD_IDS"),  # several processes need PostgreSQL
         ({"DISCORD_API_BASE": "proxy:8080"}, "DISCORD_API_BASE"),
+        # On PostgreSQL the scheduler's leadership holds one connection for good.
+        ({"DATABASE_URL": "postgresql+asyncpg://u@db/k", "DB_POOL_SIZE": "1"}, "DB_POOL_SIZE"),
     ],
 )
 def test_bad_settings_name_the_setting_and_the_fix(env: dict[str, str], name: str) -> None:
