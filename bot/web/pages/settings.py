@@ -3,7 +3,9 @@
 Channels and roles are pickers filled from the guild (the directory); a submitted id must be one of
 them. Saving goes through :meth:`SettingsService.save`, which validates every field (one message
 each) and then calls the same service methods the slash commands call — so ``/setup show`` reports
-what was saved here. Help topics (``/setup topics add|remove``) have their own two small forms.
+what was saved here. Help topics (``/setup topics add|remove``) and support contacts
+(``/setup resources add|remove``) have their own small forms. Every change needs Manage Server
+(:func:`~bot.web.access.manager_action`), as the ``/setup`` commands do; other moderators read.
 """
 
 from __future__ import annotations
