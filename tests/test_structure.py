@@ -93,6 +93,8 @@ def test_every_table_declares_its_personal_data() -> None:
         personal = vars(mapper.class_)["__personal__"]
         columns = set(mapper.columns.keys())
         assert set(personal) <= columns, f"{mapper.class_.__name__}.__personal__ names unknown columns"
+        confidential = set(getattr(mapper.class_, "__confidential__", ()))
+        assert confidential <= set(personal), f"{mapper.class_.__name__}.__confidential__ names non-personal columns"
         assert set(personal.values()) <= {"delete", "anonymize"}
 
 

@@ -9,6 +9,9 @@
   ``/privacy delete`` does with the row — ``"delete"`` it, or ``"anonymize"`` (set the column to
   ``NULL``/0 and keep the row, for what moderators must keep for safety). An empty dict says the
   table holds no personal data. ``tests/test_structure.py`` enforces the declaration.
+* A table may also declare ``__confidential__`` (a tuple of personal columns): ``/privacy export``
+  shows such a column only to the member it names. A report's ``reporter_id`` is one — a moderator
+  exporting the cases they handled must not learn who filed them (revealing needs two moderators).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ Personal data:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -55,7 +56,10 @@ class Report(SQLModel, table=True):
         Index("ix_report_reported", "guild_id", "reported_id"),
         Index("ix_report_delivery", "delivery", "next_attempt_at"),
     )
-    __personal__: Personal = {"reporter_id": "anonymize"}
+    # The moderators who claimed and closed a case are personal too: their /privacy delete keeps
+    # the case and forgets them (the case then reads "claimed by nobody"; anyone may claim it).
+    __personal__: Personal = {"reporter_id": "anonymize", "claimed_by": "anonymize", "closed_by": "anonymize"}
+    __confidential__: ClassVar[tuple[str, ...]] = ("reporter_id",)
 
     id: int | None = id_pk()
     guild_id: int = snowflake()

@@ -281,12 +281,18 @@ class PrivacyService:
         self, conn: AsyncConnection, guild_id: int | None, member_id: int
     ) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
+        classes = _table_classes()
         for table, personal in sorted(personal_tables(), key=lambda tp: tp[0].name):
             mine = or_(*(table.c[name] == member_id for name in personal))
             stmt = select(table).where(mine, _scope(table, guild_id)).order_by(*table.primary_key.columns)
             rows = (await conn.execute(stmt)).mappings().all()
+            # A confidential column (a report's reporter) is shown only to the member it names.
+            hidden = set(getattr(classes.get(table.name), "__confidential__", ()))
             if rows:
-                out[table.name] = [{k: _jsonable(table, k, v) for k, v in row.items()} for row in rows]
+                out[table.name] = [
+                    {k: None if k in hidden and v != member_id else _jsonable(table, k, v) for k, v in row.items()}
+                    for row in rows
+                ]
         return out
 
     async def delete(self, guild_id: int | None, member_id: int, now: datetime) -> DeletionResult:

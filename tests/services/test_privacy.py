@@ -346,3 +346,28 @@ def test_a_retention_rule_must_name_real_columns() -> None:
         _validate_rule(care, Retention("weekly", "created_at"))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         _validate_rule(care, Retention("notes", "created_at", ("guild_id",)))  # not nullable, not text
+
+
+async def test_a_moderators_export_and_delete_keep_reporters_anonymous_and_forget_the_moderator(
+    services: Services,
+) -> None:
+    """The moderator who handled a case finds it in their export without the reporter (revealing
+    needs two moderators), and their /privacy delete keeps the case but forgets them."""
+    reporter, reported, mod = OTHER, OTHER + 1, MEMBER
+    receipt = await services.reports.file_report(
+        GUILD_A, reporter, reported, reported_is_bot=False, reason="Keeps insulting me", now=NOW
+    )
+    await services.reports.act(receipt.report_id, GUILD_A, mod, "claim", now=NOW)
+    await services.reports.act(receipt.report_id, GUILD_A, mod, "resolve", now=NOW)
+
+    (case,) = (await services.privacy.export(GUILD_A, mod))["report"]
+    assert (case["claimed_by"], case["closed_by"], case["reporter_id"]) == (str(mod), str(mod), None)
+    (own,) = (await services.privacy.export(GUILD_A, reporter))["report"]
+    assert own["reporter_id"] == str(reporter)  # the reporter sees their own name
+
+    await services.privacy.delete(GUILD_A, mod, NOW)
+    view = (await services.reports.case(GUILD_A, receipt.case_no)).report
+    assert (view.claimed_by, view.closed_by, view.state) == (None, None, "resolved")
+    assert "report" not in await services.privacy.export(GUILD_A, mod)
+    (own,) = (await services.privacy.export(GUILD_A, reporter))["report"]
+    assert own["reporter_id"] == str(reporter)
