@@ -18,6 +18,7 @@ async def test_a_healthy_guild_shows_all_good_and_the_queue(dash: Dash) -> None:
     assert html.count('class="check ok"') == 3
     assert 'data-testid="count-open"><span class="n">1</span>' in html
     assert "#moderators" in html and "@Moderators" in html
+    assert "<dd>English</dd>" in html  # the language by name, not its code
 
 
 async def test_a_public_moderators_channel_and_a_missing_one_come_with_a_fix(dash: Dash) -> None:
