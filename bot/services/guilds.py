@@ -152,16 +152,21 @@ class GuildService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.db = ctx.db
         self._cache: dict[int, tuple[float, GuildSettings]] = {}
+        # Bumped by every change: a read that started before a change must not cache what it saw
+        # (reads don't wait for writes on SQLite, so one can finish after the change committed).
+        self._changes: dict[int, int] = {}
 
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings (defaults when it has never been configured)."""
         cached = self._cache.get(guild_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        seen = self._changes.get(guild_id, 0)
         async with self.db.read() as s:
             row = await s.get(GuildConfig, guild_id)
         settings = _to_settings(row) if row else GuildSettings(guild_id=guild_id)
-        self._cache[guild_id] = (time.monotonic() + CACHE_SECONDS, settings)
+        if self._changes.get(guild_id, 0) == seen:
+            self._cache[guild_id] = (time.monotonic() + CACHE_SECONDS, settings)
         return settings
 
     async def update(self, guild_id: int, now: datetime, **changes: int | str | None) -> GuildSettings:
@@ -186,6 +191,7 @@ class GuildService:
             row.updated_at = now
             await s.flush()
             settings = _to_settings(row)
+        self._changes[guild_id] = self._changes.get(guild_id, 0) + 1
         self._cache.pop(guild_id, None)
         return settings
 

@@ -115,3 +115,39 @@ async def test_settings_are_cached_and_an_update_is_seen_at_once(services: Servi
     assert (await services.guilds.get(9)).language == "de", "cached here for up to CACHE_SECONDS"
     await services.guilds.update(9, NOW, timezone="Europe/Berlin")
     assert (await services.guilds.get(9)).language == "en", "an update here re-reads the row"
+
+
+async def test_a_read_that_overlaps_an_update_never_caches_the_old_settings(services: Services) -> None:
+    """Reads don't wait for writes on SQLite: a read that began before an update may finish after
+    it; what it saw must not be cached over the change (a removed moderator role would stay).
+    The read is held open at its end (a pause point around the real ``db.read()``) while the
+    update commits, which is the interleaving that happens by chance under load."""
+    import asyncio
+    import contextlib
+
+    guild, guilds = 11, services.guilds
+    await guilds.update(guild, NOW, mod_role_id=1000)
+    real_db, read_done, go_on = guilds.db, asyncio.Event(), asyncio.Event()
+
+    class PausedRead:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real_db, name)
+
+        @contextlib.asynccontextmanager
+        async def read(self):  # type: ignore[no-untyped-def]
+            async with real_db.read() as s:
+                yield s
+            read_done.set()
+            await go_on.wait()
+
+    guilds.db = PausedRead()  # type: ignore[assignment]
+    try:
+        guilds._cache.clear()
+        reading = asyncio.create_task(guilds.get(guild))
+        await read_done.wait()  # it has read role 1000 ...
+        await guilds.update(guild, NOW, mod_role_id=2000)  # ... and the change commits meanwhile
+        go_on.set()
+        assert (await reading).mod_role_id == 1000
+    finally:
+        guilds.db = real_db
+    assert (await guilds.get(guild)).mod_role_id == 2000, "the read that began before the change cached it"
