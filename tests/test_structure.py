@@ -95,6 +95,8 @@ def test_every_table_declares_its_personal_data() -> None:
         assert set(personal) <= columns, f"{mapper.class_.__name__}.__personal__ names unknown columns"
         confidential = set(getattr(mapper.class_, "__confidential__", ()))
         assert confidential <= set(personal), f"{mapper.class_.__name__}.__confidential__ names non-personal columns"
+        others = set(getattr(mapper.class_, "__export_for_others__", ()))
+        assert others <= columns - confidential, f"{mapper.class_.__name__}.__export_for_others__ is wrong"
         assert set(personal.values()) <= {"delete", "anonymize"}
 
 

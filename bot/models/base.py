@@ -12,6 +12,9 @@
 * A table may also declare ``__confidential__`` (a tuple of personal columns): ``/privacy export``
   shows such a column only to the member it names. A report's ``reporter_id`` is one — a moderator
   exporting the cases they handled must not learn who filed them (revealing needs two moderators).
+  With ``__export_for_others__`` (column names), a row that names the member only outside its
+  confidential columns is exported with just those columns: a moderator's export says which cases
+  they claimed or closed, not what the reporter wrote.
 """
 
 from __future__ import annotations

@@ -60,6 +60,18 @@ class Report(SQLModel, table=True):
     # the case and forgets them (the case then reads "claimed by nobody"; anyone may claim it).
     __personal__: Personal = {"reporter_id": "anonymize", "claimed_by": "anonymize", "closed_by": "anonymize"}
     __confidential__: ClassVar[tuple[str, ...]] = ("reporter_id",)
+    # What a moderator's export holds of a case they claimed or closed: that they did, not the case.
+    __export_for_others__: ClassVar[tuple[str, ...]] = (
+        "id",
+        "guild_id",
+        "case_no",
+        "state",
+        "claimed_by",
+        "claimed_at",
+        "closed_by",
+        "closed_at",
+        "created_at",
+    )
 
     id: int | None = id_pk()
     guild_id: int = snowflake()

@@ -196,6 +196,17 @@ def _scope(table: Table, guild_id: int | None) -> ColumnElement[bool]:
 # --------------------------------------------------------------------------- helpers
 
 
+def _exported(cls: Any, table: Table, row: Mapping[str, Any], member_id: int) -> dict[str, Any]:
+    """One exported row. A confidential column (a report's reporter) is shown only to the member it
+    names; a row naming the member only elsewhere keeps just ``__export_for_others__`` when the
+    table declares it (see :mod:`bot.models.base`)."""
+    hidden = set(getattr(cls, "__confidential__", ()))
+    keep = getattr(cls, "__export_for_others__", None)
+    if hidden and keep is not None and not any(row[c] == member_id for c in hidden):
+        row = {k: v for k, v in row.items() if k in keep}
+    return {k: None if k in hidden and v != member_id else _jsonable(table, k, v) for k, v in row.items()}
+
+
 def _jsonable(table: Table, name: str, value: Any) -> Any:
     if value is None or isinstance(value, (bool, str, float)):
         return value
@@ -286,13 +297,8 @@ class PrivacyService:
             mine = or_(*(table.c[name] == member_id for name in personal))
             stmt = select(table).where(mine, _scope(table, guild_id)).order_by(*table.primary_key.columns)
             rows = (await conn.execute(stmt)).mappings().all()
-            # A confidential column (a report's reporter) is shown only to the member it names.
-            hidden = set(getattr(classes.get(table.name), "__confidential__", ()))
             if rows:
-                out[table.name] = [
-                    {k: None if k in hidden and v != member_id else _jsonable(table, k, v) for k, v in row.items()}
-                    for row in rows
-                ]
+                out[table.name] = [_exported(classes.get(table.name), table, row, member_id) for row in rows]
         return out
 
     async def delete(self, guild_id: int | None, member_id: int, now: datetime) -> DeletionResult:

@@ -361,7 +361,9 @@ async def test_a_moderators_export_and_delete_keep_reporters_anonymous_and_forge
     await services.reports.act(receipt.report_id, GUILD_A, mod, "resolve", now=NOW)
 
     (case,) = (await services.privacy.export(GUILD_A, mod))["report"]
-    assert (case["claimed_by"], case["closed_by"], case["reporter_id"]) == (str(mod), str(mod), None)
+    assert (case["claimed_by"], case["closed_by"], case["case_no"]) == (str(mod), str(mod), receipt.case_no)
+    # That they handled the case, not the case: no reporter, no reported member, no reporter's words.
+    assert not {"reporter_id", "reported_id", "reason", "details", "evidence_content"} & set(case)
     (own,) = (await services.privacy.export(GUILD_A, reporter))["report"]
     assert own["reporter_id"] == str(reporter)  # the reporter sees their own name
 
