@@ -35,6 +35,7 @@ def build(settings: Settings) -> tuple[KinshipBot, Database]:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         statement_cache=settings.db_statement_cache,
+        held=0 if settings.is_sqlite else 1,  # the leadership's connection
     )
     services = Services.build(ServiceContext(db=db))
     leadership = None if settings.is_sqlite else PostgresLeadership(db.engine)

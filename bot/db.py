@@ -79,6 +79,7 @@ class Database:
         statement_cache: bool = True,
         schema: str | None = None,
         echo: bool = False,
+        held: int = 0,
     ) -> Database:
         """Create the engine for ``url``; ``schema`` (PostgreSQL only) sets the search path."""
         kwargs: dict[str, Any] = {"echo": echo}
@@ -110,7 +111,9 @@ class Database:
             _install_sqlite_hooks(engine)
             return cls(engine)
         _install_postgres_hooks(engine)
-        return cls(engine, connections=pool_size + max_overflow)
+        # ``held``: connections taken from the pool for good outside sessions (the scheduler's
+        # leadership holds one), so that the sessions' queue admits only as many as are free.
+        return cls(engine, connections=max(1, pool_size + max_overflow - held))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

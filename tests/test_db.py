@@ -377,3 +377,30 @@ async def test_a_database_at_every_head_is_not_migrated_again_and_one_behind_is(
     async with db.engine.connect() as conn:
         heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
     assert heads == script_heads()
+
+
+async def test_a_connection_held_outside_sessions_is_not_offered_to_them(test_db: TestDatabase) -> None:
+    """The scheduler's leadership holds one pooled connection for good (``held=1`` in
+    ``bot/__main__.py``): the sessions' queue admits only as many as are left."""
+    if test_db.schema is None:
+        pytest.skip("PostgreSQL only")
+    db = Database.from_url(test_db.url, schema=test_db.schema, pool_size=3, max_overflow=0, held=1)
+    inside = most = 0
+
+    async def one() -> None:
+        nonlocal inside, most
+        async with db.session() as s:
+            inside += 1
+            most = max(most, inside)
+            await s.exec(text("SELECT pg_sleep(0.002)"))  # type: ignore[call-overload]
+            inside -= 1
+
+    try:
+        leader = await db.engine.connect()  # as PostgresLeadership does
+        try:
+            await asyncio.wait_for(asyncio.gather(*(one() for _ in range(12))), 20)
+        finally:
+            await leader.close()
+    finally:
+        await db.close()
+    assert most == 2

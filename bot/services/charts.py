@@ -117,10 +117,11 @@ class ChartRenderer:
         pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        """Stop the worker process (if one was started); a later chart starts a new one."""
+        """Stop the worker process (if one was started) without waiting for a chart being drawn;
+        a later chart starts a new one."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def render(report: StatsReport, lang: str) -> bytes:
