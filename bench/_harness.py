@@ -26,6 +26,7 @@ import discord  # noqa: E402
 from discord import app_commands  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
+from bot.db import Database  # noqa: E402
 from bot.models.guild import GuildConfig  # noqa: E402
 from tests.harness.world import TestDatabase, World, running_world  # noqa: E402
 
@@ -36,6 +37,19 @@ async def bench_world(backend: str = "sqlite", extensions: list[str] | None = No
     with tempfile.TemporaryDirectory() as tmp:
         async with TestDatabase.create(backend, Path(tmp)) as tdb, running_world(tdb, extensions=extensions) as w:
             yield w
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(backend: str, tmp: Path) -> AsyncIterator[Database]:
+    """An empty database migrated here for real: a SQLite file in ``tmp``, or a PostgreSQL schema
+    (``KINSHIP_TEST_DATABASE_URL``) dropped afterwards."""
+    async with TestDatabase.create(backend, tmp, migrated=False) as tdb:
+        db = tdb.open()
+        try:
+            await db.migrate()
+            yield db
+        finally:
+            await db.close()
 
 
 async def add_noop(world: World) -> None:

@@ -30,14 +30,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _harness import fresh_database
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import DashboardSettings
@@ -51,7 +51,7 @@ from bot.models.reports import Report, ReportAudit, ReportGuild
 from bot.services import Services
 from bot.services.checkins import week_key
 from bot.services.context import ServiceContext
-from bot.services.guilds import ChannelObservation, GuildSettings
+from bot.services.guilds import REQUIRED_PERMISSIONS, ChannelObservation, GuildSettings
 from bot.web.app import create_app
 from bot.web.directory import ChannelInfo, MemberAccess, RoleInfo
 from bot.web.session import COOKIE
@@ -94,20 +94,8 @@ class MemoryDirectory:
         return {u: f"member-{u - FIRST_MEMBER}" for u in user_ids}
 
     async def observe(self, guild_id: int, settings: GuildSettings) -> list[ChannelObservation]:
-        perms = frozenset(
-            {
-                "view_channel",
-                "send_messages",
-                "embed_links",
-                "read_message_history",
-                "create_public_threads",
-                "send_messages_in_threads",
-                "create_private_threads",
-                "manage_threads",
-            }
-        )
-        return [
-            ChannelObservation(kind, cid, exists=True, granted=perms)  # type: ignore[arg-type]
+        return [  # every permission the bot checks is granted
+            ChannelObservation(kind, cid, exists=True, granted=frozenset(REQUIRED_PERMISSIONS[kind]))  # type: ignore[arg-type]
             for kind, cid in (("help", HELP_CH), ("mod", MOD_CH), ("checkin", CHECKIN_CH))
         ]
 
@@ -360,35 +348,11 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def _open(url: str | None, tmp: Path) -> tuple[Database, Callable[[], Awaitable[None]]]:
-    if url is None:
-        db = Database.from_url(f"sqlite+aiosqlite:///{tmp / 'dashboard.db'}")
-        await db.migrate()
-        return db, db.close
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = Database.from_url(url)
-    async with admin.engine.begin() as conn:
-        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    db = Database.from_url(url, schema=schema)
-    await db.migrate()
-
-    async def close() -> None:
-        await db.close()
-        async with admin.engine.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
-
-    return db, close
-
-
 async def run(args: argparse.Namespace) -> None:
-    url = os.environ.get("KINSHIP_TEST_DATABASE_URL") if not args.sqlite else None
+    backend = "postgresql" if os.environ.get("KINSHIP_TEST_DATABASE_URL") and not args.sqlite else "sqlite"
     with tempfile.TemporaryDirectory() as tmp:
-        db, close = await _open(url, Path(tmp))
-        try:
+        async with fresh_database(backend, Path(tmp)) as db:
             await _bench(db, args)
-        finally:
-            await close()
 
 
 async def _bench(db: Database, args: argparse.Namespace) -> None:

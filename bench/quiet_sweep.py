@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,8 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _harness import fresh_database
 
 from bot.db import Database
 from bot.models.activity import MemberActivity
@@ -124,28 +125,6 @@ async def _plan(db: Database, captured: list[tuple[str, Any]], stmt: Any) -> lis
     return [r[0] for r in rows]
 
 
-async def _open(url: str | None, tmp: Path, label: str) -> tuple[Database, Callable[[], Any]]:
-    if url is None:
-        path = tmp / f"{label}.db"
-        db = Database.from_url(f"sqlite+aiosqlite:///{path}")
-        await db.migrate()
-        return db, db.close
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = Database.from_url(url)
-    async with admin.engine.begin() as conn:
-        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    db = Database.from_url(url, schema=schema)
-    await db.migrate()
-
-    async def close() -> None:
-        await db.close()
-        async with admin.engine.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
-
-    return db, close
-
-
 async def _series(url: str | None, title: str, quiet_of: Callable[[int], Callable[[int], bool]]) -> list[str]:
     sweep = quiet_members_stmt(GUILD, NOW, quiet_days=14, cooldown_days=30)
     digest = unconsented_quiet_stmt(GUILD, NOW - timedelta(weeks=3))
@@ -159,8 +138,7 @@ async def _series(url: str | None, title: str, quiet_of: Callable[[int], Callabl
     plans: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in SIZES:
-            db, close = await _open(url, Path(tmp), f"m{n}")
-            try:
+            async with fresh_database("postgresql" if url else "sqlite", Path(tmp) / f"m{n}") as db:
                 captured = _capture(db)
                 await _fill(db, n, quiet_of(n))
                 quiet = sum(1 for m in range(1, n + 1) if quiet_of(n)(m))
@@ -175,8 +153,6 @@ async def _series(url: str | None, title: str, quiet_of: Callable[[int], Callabl
                 )
                 if n == SIZES[-1]:
                     plans = await _plan(db, captured, sweep)
-            finally:
-                await close()
     return [*lines, "", f"query plan of the sweep at {SIZES[-1]:,} members:", *("  " + p for p in plans), ""]
 
 

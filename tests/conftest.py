@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import warnings
@@ -22,7 +21,6 @@ import pytest
 from bot.db import Database
 from bot.services import Services
 from bot.services.context import ServiceContext
-from tests.harness import template
 from tests.harness.contract import check_requests, format_violations, load_spec
 from tests.harness.world import PG_ENV, TestDatabase, World, running_world, unexpected_errors
 
@@ -101,12 +99,6 @@ async def world(
         r.getMessage() for r in errors.records if not any(allowed in r.getMessage() for allowed in allow_error_logs)
     ]
     assert not logged, "the bot logged errors:\n" + "\n".join(logged)
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Drop the PostgreSQL schemas this process kept to hand to its next test."""
-    if os.environ.get(PG_ENV):
-        asyncio.run(template.drop_free_postgres_schemas(os.environ[PG_ENV]))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

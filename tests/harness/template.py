@@ -12,6 +12,7 @@ copy has the shape of a real migration run, and a real run against the models; t
 from __future__ import annotations
 
 import asyncio
+import atexit
 import shutil
 import tempfile
 import uuid
@@ -34,6 +35,7 @@ class _Templates:
     postgres_script: list[tuple[str, Any, bool]] | None = None
     postgres_heads: list[str] = field(default_factory=list)
     postgres_free: list[str] = field(default_factory=list)  # clean migrated schemas to hand out again
+    drop_registered: bool = False
     locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     def lock(self) -> asyncio.Lock:
@@ -106,6 +108,10 @@ async def give_back_postgres_schema(url: str, schema: str) -> None:
             )
             raw = await conn.get_raw_connection()
             await raw.driver_connection.execute(script)  # one round trip (simple query protocol)
+        if not _templates.postgres_free and not _templates.drop_registered:
+            # Whoever uses the harness — pytest's workers, a bench script — drops them when it exits.
+            atexit.register(lambda: asyncio.run(drop_free_postgres_schemas(url)))
+            _templates.drop_registered = True
         _templates.postgres_free.append(schema)
     except Exception:
         await admin.close()
@@ -166,7 +172,7 @@ async def _record_migration(url: str) -> list[tuple[str, Any, bool]]:
 
 
 async def drop_free_postgres_schemas(url: str) -> None:
-    """Drop the schemas this process kept for reuse (at the end of its test session)."""
+    """Drop the schemas this process kept for reuse (when it exits)."""
     if not _templates.postgres_free:
         return
     admin = Database.from_url(url)
