@@ -19,6 +19,7 @@ import contextvars
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,6 +47,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: Whether this task (or the task that started it) is inside a PostgreSQL session already.
 _IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar("kinship_in_session", default=False)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Set inside :meth:`Database.session`/:meth:`Database.read` with ``bulk=True``: every SQLite
+#: statement goes to aiosqlite's thread instead of running on the event loop.
+_BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("kinship_bulk", default=False)
+#: A statement that ran this long on the event loop twice runs in aiosqlite's thread from then on
+#: (twice: a single slow run can be the machine's hiccup rather than the statement).
+INLINE_LIMIT_MS = 2.0
+#: Statements (their SQL text) that took longer than ``INLINE_LIMIT_MS`` on the loop once, twice.
+_slow_once: set[str] = set()
+_slow_statements: set[str] = set()
 #: Execution option of :meth:`Database.read`'s connection: its transaction begins deferred.
 _READ_ONLY = "kinship_read_only"
 #: PostgreSQL connections older than this are replaced at checkout (firewalls and proxies drop idle ones).
@@ -85,7 +95,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
             _ensure_sqlite_dir(url)
-            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            # The event loop's thread runs short statements itself (see _SQLiteCursor), so the
+            # connection is not tied to aiosqlite's thread; the two never use it at once.
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
             kwargs["module"] = _SQLiteDBAPI(aiosqlite, sqlite3)
             if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
                 raise ValueError("use a SQLite file, not :memory:, so every connection sees the same data")
@@ -116,8 +128,15 @@ class Database:
         return cls(engine, connections=max(1, pool_size + max_overflow - held))
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, bulk: bool = False) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error.
+
+        On SQLite its statements run on the event loop's own thread: a hand-off to aiosqlite's
+        thread and back costs more than a short statement (0.1–0.2 ms, ``bench/README.md``). A
+        statement that once took longer than ``INLINE_LIMIT_MS`` there, and every
+        ``executemany``, goes to aiosqlite's thread from then on; ``bulk=True`` sends every
+        statement of the session there from the start, for the jobs that read or write many rows,
+        so that not even their first run holds up the loop.
 
         On SQLite every transaction takes the write lock (``BEGIN IMMEDIATE``), so only one runs at
         a time anyway; this process's sessions queue for it here, in order and without polling,
@@ -127,6 +146,14 @@ class Database:
         ``gather``/``create_task``/``wait_for`` inside ``async with db.session()``): it would wait
         for this session's turn forever — sessions hold no Discord calls and publish events only
         after they close, and the structure test keeps it that way."""
+        if bulk and not _BULK.get():
+            marked = _BULK.set(True)
+            try:
+                async with self.session() as session:
+                    yield session
+            finally:
+                _BULK.reset(marked)
+            return
         turn = self._turn()
         if turn is None:
             gate = self._pool_gate()
@@ -170,8 +197,9 @@ class Database:
         return self._gate[1]
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only, inside one transaction (one consistent snapshot).
+    async def read(self, *, bulk: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session for reads only, inside one transaction (one consistent snapshot); ``bulk``
+        as in :meth:`session`.
 
         On SQLite it starts with a plain (deferred) ``BEGIN`` and does not queue for the turn of
         :meth:`session`: in WAL mode a reader neither waits for the writer nor holds it up, so a
@@ -183,6 +211,14 @@ class Database:
         if not self._serial:
             async with self.session() as session:
                 yield session
+            return
+        if bulk and not _BULK.get():
+            marked = _BULK.set(True)
+            try:
+                async with self.read() as session:
+                    yield session
+            finally:
+                _BULK.reset(marked)
             return
         async with self.sessions() as session, session.begin():
             await session.connection(execution_options={_READ_ONLY: True})
@@ -318,6 +354,14 @@ class _SQLiteCursor(AsyncAdapt_aiosqlite_cursor):
         adapt = self._adapt_connection
         assert isinstance(adapt, _SQLiteConnection)
         begin, adapt.begin_pending = adapt.begin_pending, None
+        if not many and operation not in _slow_statements and adapt.may_run_inline():
+            found = adapt.run_inline(begin, operation, parameters)
+            if found is not None:
+                self._description, rows, self._rowcount, self._lastrowid = found
+                self._rows = collections.deque(rows)
+                return
+            begin = begin if not adapt.in_transaction() else None  # SQLite was busy: wait in the thread
+        adapt.threaded = True  # and the transaction ends there too (a big write's checkpoint)
         async with adapt._execute_mutex:
             try:
                 conn = self._connection._conn
@@ -345,11 +389,13 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
     only when no hand-off is still running (one whose awaiting task was cancelled may still be);
     otherwise the ``COMMIT``/``ROLLBACK`` is queued behind it as before."""
 
-    __slots__ = ("_last", "begin_pending")
+    __slots__ = ("_last", "begin_pending", "inline", "threaded")
     _cursor_cls = _SQLiteCursor
 
-    def __init__(self, dbapi: Any, connection: Any) -> None:
+    def __init__(self, dbapi: Any, connection: Any, *, inline: bool = True) -> None:
         super().__init__(dbapi, connection)
+        self.inline = inline  # short statements run on the event loop's thread
+        self.threaded = False  # a statement of this transaction went to aiosqlite's thread
         self.begin_pending: str | None = None  # the BEGIN owed to the next statement
         self._last = [True]  # [done] of the latest hand-off, set by the worker thread
 
@@ -370,6 +416,36 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
         """No hand-off is queued or running."""
         return self._last[0]
 
+    def may_run_inline(self) -> bool:
+        """Whether a statement may run on the event loop's thread now: the engine allows it, the
+        session is not a bulk one, and aiosqlite's thread has nothing of this connection's."""
+        return self.inline and not _BULK.get() and self.idle() and not self._execute_mutex.locked()
+
+    def run_inline(self, begin: str | None, operation: Any, parameters: Any) -> Any:
+        """Run one statement here, on the loop's thread; ``None`` if SQLite was busy (another
+        process holds the write lock): the caller then waits for it in aiosqlite's thread. The
+        transaction's ``BEGIN`` is tried with no busy wait, so the loop never sleeps in SQLite's
+        busy handler; the statements after it cannot meet a lock (WAL: the writer holds it and
+        readers need none)."""
+        conn = self._connection._conn
+        started = time.perf_counter()
+        try:
+            if begin:
+                conn.execute("PRAGMA busy_timeout=0").close()
+                try:
+                    conn.execute(begin).close()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}").close()
+            found = _run_statement(conn, None, False, operation, parameters)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return None
+            raise
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if elapsed_ms > INLINE_LIMIT_MS:
+            _slow_on_loop(operation, elapsed_ms)
+        return found
+
     def in_transaction(self) -> bool:
         """Whether SQLite has a transaction open (a flag of the handle: no hand-off to read it)."""
         conn = self._connection._connection
@@ -377,10 +453,14 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
 
     def _end(self, how: str) -> None:
         self.begin_pending = None
+        threaded, self.threaded = self.threaded, False
         conn = self._connection._connection
         if conn is None or (self.idle() and not conn.in_transaction):
             return
         try:
+            if not threaded and self.may_run_inline():
+                getattr(conn, how)()
+                return
             await_(self.hand_off(getattr(conn, how)))
         except Exception as error:
             self._handle_exception(error)
@@ -397,10 +477,25 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
 class _SQLiteDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """SQLAlchemy's aiosqlite adapter, handing out :class:`_SQLiteConnection`."""
 
+    inline = True  # whether this engine's short statements run on the event loop's thread
+
     def connect(self, *arg: Any, **kw: Any) -> _SQLiteConnection:
         """Connect as SQLAlchemy does, then wrap the aiosqlite connection in ours."""
         stock = super().connect(*arg, **kw)
-        return _SQLiteConnection(self, stock._connection)
+        return _SQLiteConnection(self, stock._connection, inline=self.inline)
+
+
+def _slow_on_loop(operation: str, elapsed_ms: float) -> None:
+    """Note a statement that held the event loop longer than ``INLINE_LIMIT_MS``."""
+    if operation not in _slow_once:
+        _slow_once.add(operation)
+        return
+    _slow_statements.add(operation)
+    log.info(
+        "a SQLite statement held the event loop for %.1f ms; it runs in aiosqlite's thread from now on: %s",
+        elapsed_ms,
+        " ".join(str(operation)[:200].split()),
+    )
 
 
 def _without_nul(value: Any) -> Any:

@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, text
 
+from bot import db as db_module
 from bot.db import Database, alembic_config, script_heads
 from bot.models import metadata
 from bot.models.guild import GuildConfig
@@ -169,13 +170,8 @@ async def test_a_failed_transaction_is_rolled_back_before_its_connection_is_reus
             assert await s.get(GuildConfig, 5) is None
 
 
-async def test_sqlite_sessions_hand_each_statement_to_the_driver_thread_once(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """SQLAlchemy's adapter makes four hand-offs per statement plus BEGIN, COMMIT and the pool's
-    rollback; ours makes one per statement (BEGIN travels with the first) and one for COMMIT."""
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite only")
+def _count_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every function sent to aiosqlite's thread from now on."""
     import aiosqlite
 
     calls: list[object] = []
@@ -185,24 +181,121 @@ async def test_sqlite_sessions_hand_each_statement_to_the_driver_thread_once(
         calls.append(fn)
         return await original(self, fn, *args, **kwargs)
 
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return calls
+
+
+async def test_sqlite_bulk_sessions_hand_each_statement_to_the_driver_thread_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy's adapter makes four hand-offs per statement plus BEGIN, COMMIT and the pool's
+    rollback; ours makes one per statement (BEGIN travels with the first) and one for COMMIT."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
     async with db.session() as s:
         s.add(GuildConfig(guild_id=6, updated_at=datetime.now(UTC)))
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    async with db.session() as s:
+    calls = _count_hand_offs(monkeypatch)
+    async with db.session(bulk=True) as s:
         assert await s.get(GuildConfig, 6) is not None
     assert len(calls) == 2, calls  # SELECT (with BEGIN IMMEDIATE) and COMMIT
     calls.clear()
-    async with db.session() as s:
+    async with db.session(bulk=True) as s:
         row = await s.get(GuildConfig, 6)
         assert row is not None
         row.language = "de"
     assert len(calls) == 3, calls  # SELECT, UPDATE, COMMIT
     calls.clear()
-    async with db.session():
+    async with db.read(bulk=True) as s:
+        assert (await s.get(GuildConfig, 6)).language == "de"  # type: ignore[union-attr]
+    assert len(calls) == 2, calls  # SELECT (with BEGIN) and COMMIT
+    calls.clear()
+    async with db.session(bulk=True):
         pass
     assert calls == []  # no statement: nothing to begin or to end
+
+
+async def test_sqlite_short_statements_run_on_the_loop_without_a_hand_off(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hand-off to aiosqlite's thread costs more than a short statement: sessions run theirs on
+    the loop's thread, BEGIN and COMMIT included; an executemany still goes to the thread."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    monkeypatch.setattr(db_module, "INLINE_LIMIT_MS", 10_000.0)  # a loaded machine's slow run stays inline
+    calls = _count_hand_offs(monkeypatch)
     async with db.session() as s:
+        s.add(GuildConfig(guild_id=6, updated_at=datetime.now(UTC)))
+    async with db.session() as s:
+        row = await s.get(GuildConfig, 6)
+        assert row is not None
+        row.language = "de"
+    async with db.read() as s:
         assert (await s.get(GuildConfig, 6)).language == "de"  # type: ignore[union-attr]
+    assert calls == []
+    async with db.session() as s:
+        await s.exec(text("CREATE TEMP TABLE probe (n INTEGER)"))  # type: ignore[call-overload]
+    assert calls == []
+    async with db.session() as s:
+        insert = text("INSERT INTO probe (n) VALUES (:n)")
+        await s.exec(insert, params=[{"n": 1}, {"n": 2}])  # type: ignore[call-overload]
+    assert len(calls) == 2, calls  # the executemany (with BEGIN IMMEDIATE), then the COMMIT
+    async with db.session() as s:
+        assert (await s.exec(text("SELECT sum(n) FROM probe"))).scalar() == 3  # type: ignore[call-overload]
+
+
+async def test_sqlite_inline_begin_waits_in_the_thread_while_another_process_writes(db: Database) -> None:
+    """The loop never sleeps in SQLite's busy handler: while another connection (the dashboard's
+    process, say) holds the write lock, the session's BEGIN IMMEDIATE fails at once on the loop
+    and is retried in aiosqlite's thread, which waits; the loop keeps serving meanwhile."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    other = sqlite3.connect(str(db.engine.url.database), timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+
+    async def write() -> str | None:
+        async with db.session() as s:
+            s.add(GuildConfig(guild_id=12, updated_at=datetime.now(UTC)))
+        async with db.session() as s:
+            row = await s.get(GuildConfig, 12)
+            return None if row is None else row.language
+
+    task = asyncio.create_task(write())
+    ticks = 0
+    for _ in range(20):  # the loop keeps turning while the session waits for the lock
+        await asyncio.sleep(0.005)
+        ticks += 1
+    assert not task.done()
+    other.execute("COMMIT")
+    other.close()
+    assert await asyncio.wait_for(task, 5) == "en"
+    assert ticks == 20
+    async with db.session() as s:  # the connection is back to the loop's thread and its timeout
+        assert (await s.exec(text("PRAGMA busy_timeout"))).scalar() == 10_000  # type: ignore[call-overload]
+
+
+async def test_sqlite_a_slow_statement_leaves_the_loop_for_good(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A statement that held the loop longer than ``INLINE_LIMIT_MS`` twice runs in aiosqlite's
+    thread from then on (and is named in the log once); a ``bulk`` session starts there."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n"
+    calls = _count_hand_offs(monkeypatch)
+    with caplog.at_level("INFO", logger="bot.db"):
+        for _ in range(2):
+            async with db.read() as s:
+                assert (await s.exec(text(slow))).scalar() == 300_000  # type: ignore[call-overload]
+        assert calls == []  # the first two times on the loop, and measured
+        async with db.read() as s:
+            assert (await s.exec(text(slow))).scalar() == 300_000  # type: ignore[call-overload]
+        assert len(calls) == 2, calls  # then in the thread (the transaction ends there too)
+        calls.clear()
+        async with db.read(bulk=True) as s:
+            await s.exec(text(slow + " -- another"))  # type: ignore[call-overload]
+        assert len(calls) == 2, calls
+    moved = [r.getMessage() for r in caplog.records if "held the event loop" in r.getMessage()]
+    assert len(moved) == 1 and "WITH RECURSIVE" in moved[0]
 
 
 async def test_sqlite_transactions_stay_immediate_with_begin_sent_alongside(db: Database) -> None:
@@ -243,7 +336,7 @@ async def test_a_statement_cancelled_mid_flight_leaves_no_transaction_open(tmp_p
         await db.migrate()
 
         async def writer() -> None:
-            async with db.session() as s:
+            async with db.session(bulk=True) as s:  # in aiosqlite's thread, where it can be cancelled
                 s.add(GuildConfig(guild_id=8, updated_at=datetime.now(UTC)))
                 await s.flush()
                 await s.exec(text("SELECT block()"))  # type: ignore[call-overload]

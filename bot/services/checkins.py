@@ -746,7 +746,7 @@ class CheckinService:
         transaction (a few multi-row inserts); a concurrent caller that loses the claim writes
         nothing."""
         made = 0
-        async with self.db.read() as s:
+        async with self.db.read(bulk=True) as s:
             counts = (
                 await s.exec(
                     select(CheckinMember.guild_id, func.count())
@@ -770,7 +770,7 @@ class CheckinService:
         self, guild_id: int, now: datetime
     ) -> tuple[str, bool, list[int], set[frozenset[int]]] | None:
         """The period, DM mode, buddies and last round's pairs of a guild whose round is due."""
-        async with self.db.read() as s:
+        async with self.db.read(bulk=True) as s:  # every buddy of the guild
             open_ = await self._open_week(s, guild_id, now)
             if not open_.posted:
                 return None
@@ -796,7 +796,7 @@ class CheckinService:
         self, guild_id: int, week: str, dm: bool, groups: list[tuple[int, ...]], now: datetime
     ) -> bool:
         """Claim the guild's round for ``week`` and write its groups; False if it was taken."""
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # thousands of rows
             stmt = (
                 _insert(self.db.dialect, BuddyRound)
                 .values(guild_id=guild_id, period=week, created_at=now)
@@ -842,7 +842,7 @@ class CheckinService:
         """Buddy groups to introduce now (thread mode: a few per tick; DM mode: ``dm_slots`` DMs).
         Only guilds in ``scope`` (this process's shards), filtered before the per-tick limit."""
         intros: list[BuddyIntro] = []
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # looks through every round's groups
             rows = (
                 await s.exec(
                     select(BuddyGroup, BuddyRound)

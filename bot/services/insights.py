@@ -177,7 +177,8 @@ class InsightService:
         until, since = now, now - timedelta(days=days)
         starts = week_starts(since, until)
         keys = [week_key(d) for d in starts]
-        async with self.db.read() as s:  # reads only: on SQLite it holds no command up
+        # Reads only (on SQLite it holds no command up), of every activity day: in the driver's thread.
+        async with self.db.read(bulk=True) as s:
             config = await s.get(GuildConfig, guild_id)
             active = await _scalar(
                 s, select(func.count()).where(_ma.c.guild_id == guild_id, _ma.c.last_active_at >= since)

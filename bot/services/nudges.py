@@ -320,7 +320,7 @@ class NudgeService:
         it is not time yet or the sweep already ran.
         """
         try:
-            async with self.db.session() as s:
+            async with self.db.session(bulk=True) as s:  # one nudge per quiet member
                 policy_row = await s.get(NudgePolicy, guild_id)
                 policy = _policy(policy_row) if policy_row else Policy(guild_id)
                 if not policy.enabled:

@@ -267,13 +267,13 @@ class PrivacyService:
     async def export(self, guild_id: int | None, member_id: int) -> dict[str, list[dict[str, Any]]]:
         """Every row in every table with a personal column equal to ``member_id`` (in ``guild_id``,
         or everywhere when ``None``), as JSON-safe dicts: table name → rows."""
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # every personal table
             conn = await s.connection()
             return await self._collect(conn, guild_id, member_id)
 
     async def request_export(self, guild_id: int, member_id: int, now: datetime) -> Export:
         """``/privacy export``: at most one per :data:`EXPORT_COOLDOWN`; returns the member's data."""
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # every personal table
             stmt = orm_select(PrivacyExport).where(
                 PrivacyExport.guild_id == guild_id, PrivacyExport.member_id == member_id
             )
@@ -305,7 +305,7 @@ class PrivacyService:
         """``/privacy delete``: delete the member's rows, anonymise what is kept for safety."""
         deleted: dict[str, int] = {}
         anonymized: dict[str, int] = {}
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # every personal table
             conn = await s.connection()
             for table, personal in personal_tables():
                 scope = _scope(table, guild_id)
@@ -389,7 +389,7 @@ class PrivacyService:
 
     async def _retain_guild(self, guild_id: int, now: datetime, rules: list[tuple[Table, Retention]]) -> dict[str, int]:
         changed: dict[str, int] = {}
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # deletes a guild's expired rows
             settings = await s.get(PrivacySettings, guild_id, with_for_update=True)
             if settings is None:
                 return changed

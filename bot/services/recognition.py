@@ -458,7 +458,7 @@ class RecognitionService:
         if period not in PERIODS:
             raise InvalidInput("recognition.errors.bad_period")
         window = PERIODS[period]
-        async with self.db.read() as s:
+        async with self.db.read(bulk=True) as s:  # all time sums every entry of the guild
             return await _standings(s, guild_id, now - window if window else None, None, limit)
 
     async def revoke(self, guild_id: int, entry_id: int, moderator_id: int, reason: str, now: datetime) -> Entry:
@@ -629,7 +629,7 @@ class RecognitionService:
         end: datetime,
         now: datetime,
     ) -> WeeklyPost | None:
-        async with self.db.session() as s:
+        async with self.db.session(bulk=True) as s:  # the week's standings sum all its entries
             row = (
                 await s.exec(
                     select(RecognitionWeeklyPost).where(
