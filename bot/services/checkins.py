@@ -20,6 +20,7 @@ Time rules (all in the guild's time zone, ``services.guilds``):
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
@@ -494,23 +495,12 @@ class CheckinService:
             return await self._open_week(s, guild_id, now)
 
     async def _open_week(self, s: AsyncSession, guild_id: int, now: datetime) -> OpenWeek:
-        post = (
-            await s.exec(
-                select(CheckinPost)
-                .where(
-                    CheckinPost.guild_id == guild_id,
-                    CheckinPost.state == "posted",
-                    CheckinPost.scheduled_at > now - timedelta(days=7),
-                    CheckinPost.scheduled_at <= now,
-                )
-                .order_by(col(CheckinPost.scheduled_at).desc())
-            )
-        ).first()
+        params = {"guild": guild_id, "since": now - timedelta(days=7), "now": now}
+        post = (await s.exec(_LATEST_POST, params=params)).first()  # type: ignore[call-overload]
         if post is not None:
             return OpenWeek(post.week, post.thread_id, True)
-        guild = await s.get(GuildConfig, guild_id)
-        tz = ZoneInfo(guild.timezone if guild else "UTC")
-        return OpenWeek(week_key(now.astimezone(tz).date()), None, False)
+        timezone = (await s.exec(_GUILD_TIMEZONE, params={"guild": guild_id})).first()  # type: ignore[call-overload]
+        return OpenWeek(week_key(now.astimezone(ZoneInfo(timezone or "UTC")).date()), None, False)
 
     # ------------------------------------------------------------------------------ answers
 
@@ -546,21 +536,10 @@ class CheckinService:
             before = answered.get(open_.week)  # None: first answer of the week
             changed = before is not None
             publish = before is None or before != skipped
-            ins = _insert(self.db.dialect, CheckinAnswer).values(
-                guild_id=guild_id,
-                member_id=member_id,
-                week=open_.week,
-                skipped=skipped,
-                mood=mood,
-                note=note,
-                shared=shared,
-                answered_at=now,
-            )
+            answer = {"skipped": skipped, "mood": mood, "note": note, "shared": shared, "answered_at": now}
             await s.exec(  # type: ignore[call-overload]
-                ins.on_conflict_do_update(
-                    index_elements=["guild_id", "member_id", "week"],
-                    set_={name: ins.excluded[name] for name in ("skipped", "mood", "note", "shared", "answered_at")},
-                )
+                _upserts(self.db.dialect).answer,
+                params={"guild_id": guild_id, "member_id": member_id, "week": open_.week, **answer},
             )
             await _reopen_member(s, self.db.dialect, guild_id, member_id, now)
             streak = compute_streak([*answered, open_.week], posted, open_.week)
@@ -990,25 +969,70 @@ async def _touch_member(s: AsyncSession, dialect: str, guild_id: int, member_id:
 
 async def _reopen_member(s: AsyncSession, dialect: str, guild_id: int, member_id: int, now: datetime) -> None:
     """:func:`_touch_member` in one statement, for callers that do not need the row."""
-    ins = _insert(dialect, CheckinMember).values(guild_id=guild_id, member_id=member_id, updated_at=now)
-    await s.exec(  # type: ignore[call-overload]
-        ins.on_conflict_do_update(
-            index_elements=["guild_id", "member_id"], set_={"dm_closed": false(), "updated_at": ins.excluded.updated_at}
-        )
+    params = {"guild_id": guild_id, "member_id": member_id, "updated_at": now}
+    await s.exec(_upserts(dialect).reopen_member, params=params)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    """The check-in upserts of one dialect, built once (building one per answer cost more than
+    running it: ``bench/command_overhead.py``). Executed with the row's values as parameters."""
+
+    answer: Any  # CheckinAnswer: a member's answer of a week, replacing an earlier one
+    reopen_member: Any  # CheckinMember: created, or its DMs open again
+
+
+@functools.cache
+def _upserts(dialect: str) -> _Upserts:
+    # On the tables, not the models: an insert of a model goes through the ORM's bulk-insert path.
+    answer = _insert(dialect, CheckinAnswer.__table__)
+    member = _insert(dialect, CheckinMember.__table__)
+    return _Upserts(
+        answer=answer.on_conflict_do_update(
+            index_elements=["guild_id", "member_id", "week"],
+            set_={name: answer.excluded[name] for name in ("skipped", "mood", "note", "shared", "answered_at")},
+        ),
+        reopen_member=member.on_conflict_do_update(
+            index_elements=["guild_id", "member_id"],
+            set_={"dm_closed": false(), "updated_at": member.excluded.updated_at},
+        ),
     )
+
+
+def _answers_and_posts_query() -> Any:
+    """Every week a member answered (with "skipped") and every posted week of the guild, in one
+    statement, built once with bound parameters."""
+    answers = select(
+        col(CheckinAnswer.week).label("week"), col(CheckinAnswer.skipped).label("skipped"), literal_column("1")
+    ).where(col(CheckinAnswer.guild_id) == bindparam("guild"), col(CheckinAnswer.member_id) == bindparam("member"))
+    posts = select(col(CheckinPost.week), false(), literal_column("0")).where(
+        col(CheckinPost.guild_id) == bindparam("guild"), col(CheckinPost.state) == "posted"
+    )
+    return union_all(answers, posts)
+
+
+_ANSWERS_AND_POSTS = _answers_and_posts_query()
+#: The guild's latest check-in post between ``since`` and ``now`` (the week being answered).
+_LATEST_POST = (
+    select(col(CheckinPost.week), col(CheckinPost.thread_id))
+    .where(
+        col(CheckinPost.guild_id) == bindparam("guild"),
+        col(CheckinPost.state) == "posted",
+        col(CheckinPost.scheduled_at) > bindparam("since"),
+        col(CheckinPost.scheduled_at) <= bindparam("now"),
+    )
+    .order_by(col(CheckinPost.scheduled_at).desc())
+    .limit(1)
+)
+_GUILD_TIMEZONE = select(col(GuildConfig.timezone)).where(col(GuildConfig.guild_id) == bindparam("guild"))
 
 
 async def _answers_and_posts(s: AsyncSession, guild_id: int, member_id: int) -> tuple[dict[str, bool], list[str]]:
     """``({week: skipped} of the member's answers, [posted weeks])`` in one statement."""
-    answers = select(
-        col(CheckinAnswer.week).label("week"), col(CheckinAnswer.skipped).label("skipped"), literal_column("1")
-    ).where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.member_id == member_id)
-    posts = select(col(CheckinPost.week), false(), literal_column("0")).where(
-        CheckinPost.guild_id == guild_id, CheckinPost.state == "posted"
-    )
     answered: dict[str, bool] = {}
     posted: list[str] = []
-    for week, skipped, is_answer in (await s.exec(union_all(answers, posts))).all():  # type: ignore[call-overload]
+    params = {"guild": guild_id, "member": member_id}
+    for week, skipped, is_answer in (await s.exec(_ANSWERS_AND_POSTS, params=params)).all():  # type: ignore[call-overload]
         if is_answer:
             answered[week] = bool(skipped)
         else:
