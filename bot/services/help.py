@@ -505,10 +505,9 @@ class HelpService:
             last_activity_at=now,
             next_attempt_at=now,
         )
-        async with self.db.session() as s:
-            s.add(row)
-            await s.flush()
-            request = _request(row, ())
+        async with self.db.session() as s:  # a Core insert of the row's values: no ORM flush
+            row.id = (await s.exec(_INSERT_REQUEST, params=row.model_dump(exclude={"id"}))).scalar_one()  # type: ignore[call-overload]
+        request = _request(row, ())
         await self.events.publish(MemberActive(guild_id, asker_id, now))
         return request
 
@@ -1049,6 +1048,10 @@ def _settings(row: HelpConfig) -> HelpSettings:
         pings_per_round=row.pings_per_round,
         thread_mode=row.thread_mode,
     )
+
+
+_REQUESTS = HelpRequest.__table__  # type: ignore[attr-defined]
+_INSERT_REQUEST = _REQUESTS.insert().returning(_REQUESTS.c.id)
 
 
 def _request(row: HelpRequest, helper_ids: tuple[int, ...]) -> Request:
