@@ -491,23 +491,27 @@ class HelpService:
             raise InvalidInput("help.errors.bad_wants", value=wants[:16])
         found = await self.resolve_topic(guild_id, topic)
         note = (content_note or "").strip()[:200] or None
-        row = HelpRequest(
-            guild_id=guild_id,
-            asker_id=asker_id,
-            topic_key=found.key if found else None,
-            topic_name=found.name if found else None,
-            title=title,
-            body=body.strip()[:4000],
-            wants=wants,
-            content_note=note,
-            private=private,
-            created_at=now,
-            last_activity_at=now,
-            next_attempt_at=now,
-        )
-        async with self.db.session() as s:  # a Core insert of the row's values: no ORM flush
-            row.id = (await s.exec(_INSERT_REQUEST, params=row.model_dump(exclude={"id"}))).scalar_one()  # type: ignore[call-overload]
-        request = _request(row, ())
+        # A dict, not a HelpRequest: building a model instance costs more than the insert (~0.2 ms).
+        row = {
+            "guild_id": guild_id,
+            "asker_id": asker_id,
+            "topic_key": found.key if found else None,
+            "topic_name": found.name if found else None,
+            "title": title,
+            "body": body.strip()[:4000],
+            "wants": wants,
+            "content_note": note,
+            "private": private,
+            "created_at": now,
+            "last_activity_at": now,
+            "next_attempt_at": now,
+        }
+        async with self.db.session() as s:  # a Core insert: no ORM flush
+            request_id = (await s.exec(_INSERT_REQUEST, params=row)).scalar_one()  # type: ignore[call-overload]
+        new = {"state": _NEW_REQUEST_STATE, "thread_state": _NEW_THREAD_STATE}
+        blank = {"thread_id": None, "channel_id": None, "first_response_at": None, "resolved_at": None}
+        fields = {k: v for k, v in row.items() if k not in ("last_activity_at", "next_attempt_at")}
+        request = Request(id=request_id, **fields, **new, **blank, helper_ids=())
         await self.events.publish(MemberActive(guild_id, asker_id, now))
         return request
 
@@ -1052,6 +1056,8 @@ def _settings(row: HelpConfig) -> HelpSettings:
 
 _REQUESTS = HelpRequest.__table__  # type: ignore[attr-defined]
 _INSERT_REQUEST = _REQUESTS.insert().returning(_REQUESTS.c.id)
+_NEW_REQUEST_STATE = _REQUESTS.c.state.default.arg  # what the insert gives a new request
+_NEW_THREAD_STATE = _REQUESTS.c.thread_state.default.arg
 
 
 def _request(row: HelpRequest, helper_ids: tuple[int, ...]) -> Request:
