@@ -51,6 +51,7 @@ from bot.models.checkins import (
 from bot.models.guild import GuildConfig
 from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, MemberActive
+from bot.services.rows import by_key
 from bot.sharding import GuildScope, in_scope
 
 log = logging.getLogger(__name__)
@@ -328,7 +329,7 @@ class CheckinService:
     async def get_schedule(self, guild_id: int) -> Schedule:
         """The guild's schedule (defaults when never configured)."""
         async with self.db.read() as s:
-            row = await s.get(CheckinSchedule, guild_id)
+            row = await by_key(s, CheckinSchedule, guild_id)
         return _schedule(row) if row else Schedule(guild_id=guild_id)
 
     async def configure(self, guild_id: int, now: datetime, **changes: Any) -> Schedule:

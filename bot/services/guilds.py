@@ -9,12 +9,14 @@ from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlmodel import select
+from sqlalchemy import bindparam
+from sqlmodel import col, select
 
 from bot import i18n
 from bot.errors import InvalidInput
 from bot.models.guild import GuildConfig, GuildProblem
 from bot.services.context import ServiceContext
+from bot.services.rows import by_key
 
 ChannelKind = Literal["help", "mod", "checkin"]
 
@@ -163,7 +165,7 @@ class GuildService:
             return cached[1]
         seen = self._changes.get(guild_id, 0)
         async with self.db.read() as s:
-            row = await s.get(GuildConfig, guild_id)
+            row = await by_key(s, GuildConfig, guild_id)
         settings = _to_settings(row) if row else GuildSettings(guild_id=guild_id)
         if self._changes.get(guild_id, 0) == seen:
             self._cache[guild_id] = (time.monotonic() + CACHE_SECONDS, settings)
@@ -300,7 +302,11 @@ class HealthService:
     async def list(self, guild_id: int) -> list[Problem]:
         """Current problems of a guild, oldest first."""
         async with self.db.read() as s:
-            rows = (
-                await s.exec(select(GuildProblem).where(GuildProblem.guild_id == guild_id).order_by(GuildProblem.since))
-            ).all()
+            rows = (await s.exec(_PROBLEMS, params={"guild": guild_id})).all()  # type: ignore[call-overload]
         return [Problem(r.key, r.code, r.detail, r.since, r.last_seen) for r in rows]
+
+
+#: A guild's current problems, oldest first (built once: ``/setup show`` reads them each time).
+_PROBLEMS = (
+    select(GuildProblem).where(col(GuildProblem.guild_id) == bindparam("guild")).order_by(col(GuildProblem.since))
+)

@@ -34,6 +34,7 @@ from bot.retry import PROBLEM_BACKOFF, backoff
 from bot.services.context import ServiceContext
 from bot.services.events import HelpResolved, MemberActive
 from bot.services.guilds import validate_timezone
+from bot.services.rows import by_key
 from bot.sharding import GuildScope, in_scope
 
 WANTS = ("listening", "advice", "resources")
@@ -270,8 +271,8 @@ class HelpService:
 
     async def settings(self, guild_id: int) -> HelpSettings:
         """The guild's help knobs (defaults when never changed)."""
-        async with self.db.session() as s:
-            row = await s.get(HelpConfig, guild_id)
+        async with self.db.read() as s:
+            row = await by_key(s, HelpConfig, guild_id)
         return _settings(row) if row else HelpSettings(guild_id=guild_id)
 
     async def update_settings(self, guild_id: int, now: datetime, **changes: int | str) -> HelpSettings:

@@ -34,6 +34,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
 from bot.models.reports import Report, ReportAudit, ReportGuild, ReportInvite, ReportRevealApproval
 from bot.services.context import ServiceContext
 from bot.services.events import ConflictClosed
+from bot.services.rows import by_key
 from bot.sharding import GuildScope, in_scope
 
 Action = Literal["claim", "resolve", "dismiss", "note"]
@@ -246,8 +247,8 @@ class ReportService:
 
     async def limits(self, guild_id: int) -> Limits:
         """The guild's report limits (defaults when never set)."""
-        async with self.db.session() as s:
-            row = await s.get(ReportGuild, guild_id)
+        async with self.db.read() as s:
+            row = await by_key(s, ReportGuild, guild_id)
         return Limits(row.burst_limit, row.burst_minutes, row.daily_limit) if row else Limits()
 
     async def set_limits(
@@ -304,8 +305,8 @@ class ReportService:
         self, guild_id: int, reporter_id: int, reported_id: int, *, reported_is_bot: bool, now: datetime
     ) -> None:
         """Raise what :meth:`file_report` would raise, before the member types their details."""
-        async with self.db.session() as s:  # one transaction: the limits, then the reporter's reports
-            row = await s.get(ReportGuild, guild_id)
+        async with self.db.read() as s:  # one snapshot: the limits, then the reporter's reports
+            row = await by_key(s, ReportGuild, guild_id)
             limits = Limits(row.burst_limit, row.burst_minutes, row.daily_limit) if row else Limits()
             await self._check(
                 s,
