@@ -4,11 +4,15 @@ SQLite (the default) gets WAL, foreign keys and a busy timeout on every connecti
 transaction starts with ``BEGIN IMMEDIATE`` so two writers queue instead of deadlocking when a
 reader upgrades to a writer. PostgreSQL (asyncpg) works by changing ``DATABASE_URL`` only.
 
-SQLite runs in aiosqlite's worker thread, and every hand-off to it and back costs about as much
-as a simple statement. SQLAlchemy's adapter makes four per statement (open a cursor, execute,
-fetch, close) plus ``BEGIN``, ``COMMIT`` and the pool's rollback on return; :class:`_SQLiteDBAPI`
-makes one per statement (``BEGIN IMMEDIATE`` travels with the first), one for ``COMMIT``, and
-none for a rollback or commit when no transaction is open.
+A hand-off to aiosqlite's worker thread and back costs more than a short statement (0.1 ms
+against a few µs, ``bench/README.md``). SQLAlchemy's adapter makes four per statement (open a
+cursor, execute, fetch, close) plus ``BEGIN``, ``COMMIT`` and the pool's rollback on return.
+:class:`_SQLiteDBAPI` runs short statements on the event loop's thread itself, ``BEGIN IMMEDIATE``
+and ``COMMIT`` included, and makes none for a rollback or commit when no transaction is open. What
+goes to the thread, one hand-off per statement (``BEGIN`` travelling with the first): every
+``executemany``, every statement of a ``bulk=True`` session, a ``BEGIN`` while another process
+holds the write lock (the loop never sleeps in SQLite's busy handler), and a statement that held
+the loop longer than ``INLINE_LIMIT_MS`` twice.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,10 +137,10 @@ class Database:
 
         On SQLite its statements run on the event loop's own thread: a hand-off to aiosqlite's
         thread and back costs more than a short statement (0.1–0.2 ms, ``bench/README.md``). A
-        statement that once took longer than ``INLINE_LIMIT_MS`` there, and every
-        ``executemany``, goes to aiosqlite's thread from then on; ``bulk=True`` sends every
-        statement of the session there from the start, for the jobs that read or write many rows,
-        so that not even their first run holds up the loop.
+        statement that took longer than ``INLINE_LIMIT_MS`` there twice, and every
+        ``executemany``, goes to aiosqlite's thread; ``bulk=True`` sends every statement of the
+        session there from the start, for the work that reads or writes many rows, so that not
+        even its first run holds up the loop.
 
         On SQLite every transaction takes the write lock (``BEGIN IMMEDIATE``), so only one runs at
         a time anyway; this process's sessions queue for it here, in order and without polling,
@@ -147,12 +151,9 @@ class Database:
         for this session's turn forever — sessions hold no Discord calls and publish events only
         after they close, and the structure test keeps it that way."""
         if bulk and not _BULK.get():
-            marked = _BULK.set(True)
-            try:
+            with _bulk():
                 async with self.session() as session:
                     yield session
-            finally:
-                _BULK.reset(marked)
             return
         turn = self._turn()
         if turn is None:
@@ -213,12 +214,9 @@ class Database:
                 yield session
             return
         if bulk and not _BULK.get():
-            marked = _BULK.set(True)
-            try:
+            with _bulk():
                 async with self.read() as session:
                     yield session
-            finally:
-                _BULK.reset(marked)
             return
         async with self.sessions() as session, session.begin():
             await session.connection(execution_options={_READ_ONLY: True})
@@ -253,6 +251,16 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Inside: SQLite statements go to aiosqlite's thread (see :meth:`Database.session`)."""
+    marked = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(marked)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -389,12 +397,11 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
     only when no hand-off is still running (one whose awaiting task was cancelled may still be);
     otherwise the ``COMMIT``/``ROLLBACK`` is queued behind it as before."""
 
-    __slots__ = ("_last", "begin_pending", "inline", "threaded")
+    __slots__ = ("_last", "begin_pending", "threaded")
     _cursor_cls = _SQLiteCursor
 
-    def __init__(self, dbapi: Any, connection: Any, *, inline: bool = True) -> None:
+    def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
-        self.inline = inline  # short statements run on the event loop's thread
         self.threaded = False  # a statement of this transaction went to aiosqlite's thread
         self.begin_pending: str | None = None  # the BEGIN owed to the next statement
         self._last = [True]  # [done] of the latest hand-off, set by the worker thread
@@ -417,9 +424,9 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
         return self._last[0]
 
     def may_run_inline(self) -> bool:
-        """Whether a statement may run on the event loop's thread now: the engine allows it, the
-        session is not a bulk one, and aiosqlite's thread has nothing of this connection's."""
-        return self.inline and not _BULK.get() and self.idle() and not self._execute_mutex.locked()
+        """Whether a statement may run on the event loop's thread now: the session is not a bulk
+        one, and aiosqlite's thread has nothing of this connection's."""
+        return not _BULK.get() and self.idle() and not self._execute_mutex.locked()
 
     def run_inline(self, begin: str | None, operation: Any, parameters: Any) -> Any:
         """Run one statement here, on the loop's thread; ``None`` if SQLite was busy (another
@@ -477,17 +484,17 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
 class _SQLiteDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """SQLAlchemy's aiosqlite adapter, handing out :class:`_SQLiteConnection`."""
 
-    inline = True  # whether this engine's short statements run on the event loop's thread
-
     def connect(self, *arg: Any, **kw: Any) -> _SQLiteConnection:
         """Connect as SQLAlchemy does, then wrap the aiosqlite connection in ours."""
         stock = super().connect(*arg, **kw)
-        return _SQLiteConnection(self, stock._connection, inline=self.inline)
+        return _SQLiteConnection(self, stock._connection)
 
 
 def _slow_on_loop(operation: str, elapsed_ms: float) -> None:
     """Note a statement that held the event loop longer than ``INLINE_LIMIT_MS``."""
     if operation not in _slow_once:
+        if len(_slow_once) >= 10_000:  # statement texts are the code's; a bound anyway
+            _slow_once.clear()
         _slow_once.add(operation)
         return
     _slow_statements.add(operation)

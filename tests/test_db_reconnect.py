@@ -24,8 +24,16 @@ async def _pid(db: Database) -> int:
         return (await s.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore[call-overload]
 
 
-async def _terminate(admin: Database, pid: int) -> None:
-    """Kill ``pid`` and wait until the server has let it go."""
+def _idle_driver_connections(db: Database) -> list[object]:
+    """The asyncpg connections waiting in ``db``'s pool."""
+    records = list(db.engine.sync_engine.pool._pool._queue._queue)  # type: ignore[attr-defined]  # asyncio.Queue
+    return [r.dbapi_connection._connection for r in records if r.dbapi_connection is not None]
+
+
+async def _terminate(admin: Database, pid: int, pooled_in: Database | None = None) -> None:
+    """Kill ``pid`` and wait until the server has let it go (and, with ``pooled_in``, until the
+    pool's idle connection of that backend has read the close: a socket's EOF arrives when the
+    machine gets to it, which on a loaded CI machine can take more than a few loop turns)."""
     async with admin.engine.connect() as conn:
         assert (await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar() is True
         for _ in range(POLLS):
@@ -40,6 +48,14 @@ async def _terminate(admin: Database, pid: int) -> None:
     # take both, as it would long before a real restart ends (the half-read case is a disconnect too).
     for _ in range(20):
         await asyncio.sleep(0)
+    if pooled_in is None:
+        return
+    for _ in range(500):  # real I/O, not the clock: wait for the EOF itself, at most ~5 s
+        dead = [c for c in _idle_driver_connections(pooled_in) if c.get_server_pid() == pid]  # type: ignore[attr-defined]
+        if all(c.is_closed() for c in dead):  # type: ignore[attr-defined]
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the pooled connection of backend {pid} never saw its close")
 
 
 @pytest.fixture
@@ -56,7 +72,7 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_and_the_next_se
     assert await _pid(pg) == first, "an idle pooled connection is reused"
     admin = test_db.open()
     try:
-        await _terminate(admin, first)
+        await _terminate(admin, first, pooled_in=pg)
     finally:
         await admin.close()
     second = await _pid(pg)

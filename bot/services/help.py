@@ -492,8 +492,8 @@ class HelpService:
             raise InvalidInput("help.errors.bad_wants", value=wants[:16])
         found = await self.resolve_topic(guild_id, topic)
         note = (content_note or "").strip()[:200] or None
-        # A dict, not a HelpRequest: building a model instance costs more than the insert (~0.2 ms).
-        row = {
+        # Plain values, not a HelpRequest: building a model instance costs more than the insert.
+        fields = {
             "guild_id": guild_id,
             "asker_id": asker_id,
             "topic_key": found.key if found else None,
@@ -504,15 +504,20 @@ class HelpService:
             "content_note": note,
             "private": private,
             "created_at": now,
-            "last_activity_at": now,
-            "next_attempt_at": now,
         }
+        row = {**fields, "last_activity_at": now, "next_attempt_at": now}
         async with self.db.session() as s:  # a Core insert: no ORM flush
             request_id = (await s.exec(_INSERT_REQUEST, params=row)).scalar_one()  # type: ignore[call-overload]
-        new = {"state": _NEW_REQUEST_STATE, "thread_state": _NEW_THREAD_STATE}
-        blank = {"thread_id": None, "channel_id": None, "first_response_at": None, "resolved_at": None}
-        fields = {k: v for k, v in row.items() if k not in ("last_activity_at", "next_attempt_at")}
-        request = Request(id=request_id, **fields, **new, **blank, helper_ids=())
+        request = Request(
+            id=request_id,
+            **fields,
+            state=_NEW_REQUEST_STATE,
+            thread_state=_NEW_THREAD_STATE,
+            thread_id=None,
+            channel_id=None,
+            first_response_at=None,
+            resolved_at=None,
+        )
         await self.events.publish(MemberActive(guild_id, asker_id, now))
         return request
 
