@@ -363,7 +363,12 @@ class _SQLiteCursor(AsyncAdapt_aiosqlite_cursor):
         assert isinstance(adapt, _SQLiteConnection)
         begin, adapt.begin_pending = adapt.begin_pending, None
         if not many and operation not in _slow_statements and adapt.may_run_inline():
-            found = adapt.run_inline(begin, operation, parameters)
+            try:
+                found = adapt.run_inline(begin, operation, parameters)
+            except BaseException:
+                if begin and not adapt.in_transaction():
+                    adapt.begin_pending = begin  # the BEGIN itself failed: still owed
+                raise
             if found is not None:
                 self._description, rows, self._rowcount, self._lastrowid = found
                 self._rows = collections.deque(rows)
@@ -445,7 +450,7 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
                     conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}").close()
             found = _run_statement(conn, None, False, operation, parameters)
         except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):  # incl. extended codes
                 return None
             raise
         elapsed_ms = (time.perf_counter() - started) * 1000

@@ -91,11 +91,19 @@ class Page:
         await self.run(self.driver.get, self.dash.url + path)
         await self.console_clean("status of 403" if refused else None)
 
-    async def click(self, testid: str) -> None:
+    async def click(self, testid: str, *, leaves: bool = True) -> None:
+        """Click; when the click ``leaves`` the page (a link, a form's button), wait until that page
+        is gone: reading right after could otherwise meet the old page's elements, or an element
+        going stale while it is read."""
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
 
+        left = await self.find(By.TAG_NAME, "html")
         element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
         await self.run(element.click)
+        if leaves:
+            await self.run(WebDriverWait(self.driver, 15).until, expected_conditions.staleness_of(left))
         await self.console_clean()
 
     async def text(self, testid: str | None = None) -> str:
@@ -157,7 +165,7 @@ async def test_a_moderator_logs_in_claims_a_report_and_discord_shows_it(page: Pa
     assert page.path == f"/g/{world.guild.id}"
     assert "Health checks" in await page.text() and await page.text("who") == "mod"
     await page.click("nav-reports")
-    await page.click("case-1")  # the row; its first link is the case
+    await page.click("case-1", leaves=False)  # the row, which stays; its first link is the case
     await page.open(f"/g/{world.guild.id}/reports/1")
     assert "anonymous" in await page.text() and str(world.alice.id) not in await page.text()
     await page.click("do-claim")
