@@ -20,12 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.models.activity import InsightActivityDay, MemberActivity
 from bot.services.context import ServiceContext
 from bot.services.events import MemberActive, MemberDataDeleted
+from bot.services.rows import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -253,14 +252,12 @@ class ActivityService:
     def _insert_days(self) -> Any:
         """Insert-or-ignore of day rows, executed once per chunk with the rows as parameters (an
         ``executemany``: one statement compiled once, not one of 2,000 bound values per chunk)."""
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        return insert(InsightActivityDay.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+        return dialect_insert(self.db.dialect, InsightActivityDay.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
     def _upsert(self) -> Any:
         """Upsert of member rows keeping the later time, executed like :meth:`_insert_days`."""
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         table = MemberActivity.__table__  # type: ignore[attr-defined]
-        stmt = insert(table)
+        stmt = dialect_insert(self.db.dialect, table)
         new, old = stmt.excluded, table.c
         return stmt.on_conflict_do_update(
             index_elements=[old.guild_id, old.member_id],

@@ -33,7 +33,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, false, func, literal_column, or_, true, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,7 +50,7 @@ from bot.models.checkins import (
 from bot.models.guild import GuildConfig
 from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, MemberActive
-from bot.services.rows import by_key
+from bot.services.rows import by_key, dialect_insert
 from bot.sharding import GuildScope, in_scope
 
 log = logging.getLogger(__name__)
@@ -310,10 +309,6 @@ async def _insert_rows(s: AsyncSession, table: Any, columns: Sequence[str], rows
         await conn.exec_driver_sql(sql, list(rows[start : start + WRITE_CHUNK]))
 
 
-def _insert(dialect: str, model: Any) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 # ------------------------------------------------------------------------------------ service
 
 
@@ -396,7 +391,7 @@ class CheckinService:
                 continue
             state, reason = ("pending", "") if now <= at + grace else ("skipped", "missed")
             stmt = (
-                _insert(self.db.dialect, CheckinPost)
+                dialect_insert(self.db.dialect, CheckinPost)
                 .values(guild_id=guild.guild_id, week=week, scheduled_at=at, state=state, reason=reason, attempts=0)
                 .on_conflict_do_nothing(index_elements=["guild_id", "week"])
             )
@@ -664,7 +659,7 @@ class CheckinService:
                     if via == "thread" and post.thread_id is None:
                         continue
                     stmt = (
-                        _insert(self.db.dialect, CheckinReminder)
+                        dialect_insert(self.db.dialect, CheckinReminder)
                         .values(guild_id=m.guild_id, member_id=m.member_id, week=post.week, via=via, created_at=now)
                         .on_conflict_do_nothing(index_elements=["guild_id", "member_id", "week"])
                     )
@@ -778,7 +773,7 @@ class CheckinService:
         """Claim the guild's round for ``week`` and write its groups; False if it was taken."""
         async with self.db.session(bulk=True) as s:  # thousands of rows
             stmt = (
-                _insert(self.db.dialect, BuddyRound)
+                dialect_insert(self.db.dialect, BuddyRound)
                 .values(guild_id=guild_id, period=week, created_at=now)
                 .on_conflict_do_nothing(index_elements=["guild_id", "period"])
             )
@@ -956,7 +951,7 @@ async def _member(s: AsyncSession, guild_id: int, member_id: int) -> CheckinMemb
 async def _touch_member(s: AsyncSession, dialect: str, guild_id: int, member_id: int, now: datetime) -> CheckinMember:
     """The member's row (created if absent); interacting again re-opens DMs we found closed."""
     stmt = (
-        _insert(dialect, CheckinMember)
+        dialect_insert(dialect, CheckinMember)
         .values(guild_id=guild_id, member_id=member_id, updated_at=now)
         .on_conflict_do_nothing(index_elements=["guild_id", "member_id"])
     )
@@ -986,8 +981,8 @@ class _Upserts:
 @functools.cache
 def _upserts(dialect: str) -> _Upserts:
     # On the tables, not the models: an insert of a model goes through the ORM's bulk-insert path.
-    answer = _insert(dialect, CheckinAnswer.__table__)
-    member = _insert(dialect, CheckinMember.__table__)
+    answer = dialect_insert(dialect, CheckinAnswer.__table__)
+    member = dialect_insert(dialect, CheckinMember.__table__)
     return _Upserts(
         answer=answer.on_conflict_do_update(
             index_elements=["guild_id", "member_id", "week"],

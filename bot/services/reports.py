@@ -25,8 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,7 +32,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
 from bot.models.reports import Report, ReportAudit, ReportGuild, ReportInvite, ReportRevealApproval
 from bot.services.context import ServiceContext
 from bot.services.events import ConflictClosed
-from bot.services.rows import by_key
+from bot.services.rows import by_key, dialect_insert
 from bot.sharding import GuildScope, in_scope
 
 Action = Literal["claim", "resolve", "dismiss", "note"]
@@ -271,8 +269,7 @@ class ReportService:
 
     async def _guild_row(self, s: AsyncSession, guild_id: int) -> ReportGuild:
         """The guild's row, created if needed and locked for this transaction."""
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        await s.exec(insert(ReportGuild).values(guild_id=guild_id).on_conflict_do_nothing())  # type: ignore[call-overload]
+        await s.exec(dialect_insert(self.db.dialect, ReportGuild).values(guild_id=guild_id).on_conflict_do_nothing())  # type: ignore[call-overload]
         row = await s.get(ReportGuild, guild_id, with_for_update=True, populate_existing=True)
         assert row is not None
         return row
@@ -730,8 +727,7 @@ _REPORTED_SINCE = (
 @functools.cache
 def _next_case(dialect: str) -> Any:
     """The guild's next case number and its limits: ``(case_no, burst, minutes, daily)``."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(_GUILDS).values(guild_id=bindparam("guild_id"), last_case=1)
+    stmt = dialect_insert(dialect, _GUILDS).values(guild_id=bindparam("guild_id"), last_case=1)
     return stmt.on_conflict_do_update(
         index_elements=["guild_id"], set_={"last_case": _GUILDS.c.last_case + 1}
     ).returning(_GUILDS.c.last_case, _GUILDS.c.burst_limit, _GUILDS.c.burst_minutes, _GUILDS.c.daily_limit)

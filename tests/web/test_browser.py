@@ -99,10 +99,10 @@ class Page:
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.wait import WebDriverWait
 
-        left = await self.find(By.TAG_NAME, "html")
+        left = await self.find(By.TAG_NAME, "html") if leaves else None
         element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
         await self.run(element.click)
-        if leaves:
+        if left is not None:
             await self.run(WebDriverWait(self.driver, 15).until, expected_conditions.staleness_of(left))
         await self.console_clean()
 
