@@ -222,6 +222,9 @@ async def test_sqlite_short_statements_run_on_the_loop_without_a_hand_off(
     if db.dialect != "sqlite":
         pytest.skip("SQLite only")
     monkeypatch.setattr(db_module, "INLINE_LIMIT_MS", 10_000.0)  # a loaded machine's slow run stays inline
+    # ... and statements an earlier test of this process ran slowly on a loaded machine are forgotten
+    monkeypatch.setattr(db_module, "_slow_once", set())
+    monkeypatch.setattr(db_module, "_slow_statements", set())
     calls = _count_hand_offs(monkeypatch)
     async with db.session() as s:
         s.add(GuildConfig(guild_id=6, updated_at=datetime.now(UTC)))
@@ -497,3 +500,76 @@ async def test_a_connection_held_outside_sessions_is_not_offered_to_them(test_db
     finally:
         await db.close()
     assert most == 2
+
+
+async def test_a_close_that_never_waits_runs_in_the_callers_task() -> None:
+    """``_run_to_completion`` costs no task (and no turn of the loop) for a coroutine that finishes
+    without waiting, and hands back its value or its error."""
+
+    async def finishes() -> str:
+        return "closed"
+
+    async def fails() -> None:
+        raise ValueError("bad close")
+
+    loop = asyncio.get_running_loop()
+    made: list[object] = []
+    factory = loop.get_task_factory()
+    loop.set_task_factory(lambda lp, coro, **kw: made.append(coro) or asyncio.Task(coro, loop=lp, **kw))
+    try:
+        assert await db_module._run_to_completion(finishes()) == "closed"
+        with pytest.raises(ValueError, match="bad close"):
+            await db_module._run_to_completion(fails())
+    finally:
+        loop.set_task_factory(factory)
+    assert made == []
+
+
+async def test_a_close_that_waits_finishes_even_when_its_caller_is_cancelled() -> None:
+    """Once the coroutine waits, it carries on in a task of its own; a cancellation of the caller
+    is raised only after the coroutine has finished, as SQLAlchemy's own close does."""
+    gate = asyncio.Event()
+    steps: list[str] = []
+
+    async def slow_close() -> str:
+        steps.append("started")
+        await gate.wait()
+        await asyncio.sleep(0)
+        steps.append("finished")
+        return "closed"
+
+    caller = asyncio.create_task(db_module._run_to_completion(slow_close()))
+    await asyncio.sleep(0)
+    assert steps == ["started"]
+    caller.cancel()
+    await asyncio.sleep(0)
+    assert not caller.done()  # still waiting for the close
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps == ["started", "finished"]
+
+    async def waits_then_returns() -> str:
+        await asyncio.sleep(0)
+        return "closed"
+
+    assert await db_module._run_to_completion(waits_then_returns()) == "closed"
+
+
+async def test_a_session_starts_no_task_of_its_own(db: Database) -> None:
+    """A session's close runs in the task that used it: ``async with AsyncSession()`` would start
+    a task per session, a turn of the loop behind everything else that is ready."""
+    async with db.session() as s:  # the pool's connection exists
+        await s.get(GuildConfig, 1)
+    loop = asyncio.get_running_loop()
+    made: list[object] = []
+    factory = loop.get_task_factory()
+    loop.set_task_factory(lambda lp, coro, **kw: made.append(coro) or asyncio.Task(coro, loop=lp, **kw))
+    try:
+        async with db.session() as s:
+            s.add(GuildConfig(guild_id=11, updated_at=datetime.now(UTC)))
+        async with db.read() as s:
+            assert await s.get(GuildConfig, 11) is not None
+    finally:
+        loop.set_task_factory(factory)
+    assert made == []
