@@ -1,8 +1,8 @@
 """The floor under a command: the same SQL sent straight to the driver, nothing in between.
 
 :class:`StatementLog` records every statement the bot sends (SQLAlchemy's
-``before_cursor_execute``: the statement text and its bound parameters, as they reach the
-driver) grouped into transactions (``begin`` … ``commit``/``rollback``), from the moment
+``before_cursor_execute``, and ``bot.statements.LISTENERS`` for direct transactions: the
+statement text and its bound parameters, as they reach the driver) grouped into transactions (``begin`` … ``commit``/``rollback``), from the moment
 migrations are done. :class:`Floor` replays that log, in order, on a second database migrated
 the same way — a SQLite file next to the bot's, or a second schema in the same PostgreSQL
 database — over one raw driver connection (aiosqlite / asyncpg, no SQLAlchemy, no pool):
@@ -29,6 +29,7 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from bot import statements
 from bot.db import SQLITE_BUSY_TIMEOUT_MS, Database
 
 
@@ -49,9 +50,11 @@ class StatementLog:
         event.listen(Engine, "commit", self._commit)
         event.listen(Engine, "rollback", self._rollback)
         event.listen(Engine, "before_cursor_execute", self._statement)
+        statements.LISTENERS.append(self._direct)
 
     def close(self) -> None:
         """Stop listening."""
+        statements.LISTENERS.remove(self._direct)
         event.remove(Engine, "begin", self._begin)
         event.remove(Engine, "commit", self._commit)
         event.remove(Engine, "rollback", self._rollback)
@@ -94,6 +97,22 @@ class StatementLog:
             self.done.append(Transaction([(statement, parameters, many)]))
         else:
             tx.statements.append((statement, _copy(parameters), many))
+
+
+    def _direct(self, dbapi_connection: Any, what: str, sql: str | None, parameters: Any) -> None:
+        """A direct transaction's step (``bot/statements.py``), keyed as the engines' are."""
+        if not self.on:
+            return
+        key = id(dbapi_connection)
+        if what == "begin":
+            self._open[key] = Transaction()
+        elif what == "statement":
+            self._open[key].statements.append((sql, _copy(parameters), False))
+        else:
+            tx = self._open.pop(key, None)
+            if tx is not None:
+                tx.committed = what == "commit"
+                self.done.append(tx)
 
 
 def _copy(parameters: Any) -> Any:

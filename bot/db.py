@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import contextvars
 import logging
 import re
@@ -40,8 +41,10 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlalchemy.util.concurrency import await_
+from sqlalchemy.util.concurrency import await_, greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.statements import Statements
 
 if TYPE_CHECKING:  # Alembic (~0.3 s to import) is loaded only when a migration has to run
     from alembic.config import Config
@@ -157,30 +160,61 @@ class Database:
                 async with self.session() as session:
                     yield session
             return
+        async with self._queue(), self._transaction() as session:
+            yield session
+
+    @asynccontextmanager
+    async def direct(self, *, read: bool = False) -> AsyncIterator[Statements]:
+        """One transaction of :class:`~bot.statements.Prepared` statements run straight on a pooled
+        driver connection, for the hot paths (``bot/statements.py`` says why and what it leaves
+        out): committed on success, rolled back on error, queued like :meth:`session`; ``read``
+        as :meth:`read` (on SQLite a deferred ``BEGIN`` that does not queue)."""
+        if read and self._serial:
+            async with self._direct(read=True) as statements:
+                yield statements
+            return
+        async with self._queue(), self._direct(read=False) as statements:
+            yield statements
+
+    @asynccontextmanager
+    async def _direct(self, *, read: bool) -> AsyncIterator[Statements]:
+        raw = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+        try:
+            statements = Statements(raw, self.engine.dialect, read=read)
+            try:
+                yield statements
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error that got here is the one to raise
+                    await statements.end("rollback")
+                raise
+            await statements.end("commit")
+        finally:
+            await _run_to_completion(greenlet_spawn(raw.close))
+
+    @asynccontextmanager
+    async def _queue(self) -> AsyncIterator[None]:
+        """Wait for this transaction's turn: SQLite's write lock (see :meth:`session`) or one of
+        PostgreSQL's pooled connections (:meth:`_pool_gate`)."""
         turn = self._turn()
         if turn is None:
             gate = self._pool_gate()
             if gate is None or _IN_SESSION.get():
-                async with self._transaction() as session:
-                    yield session
+                yield
                 return
             async with gate:
                 inside = _IN_SESSION.set(True)
                 try:
-                    async with self._transaction() as session:
-                        yield session
+                    yield
                 finally:
                     _IN_SESSION.reset(inside)
             return
         if self._turn_holder is asyncio.current_task():
-            async with self._transaction() as session:
-                yield session
+            yield
             return
         async with turn:
             self._turn_holder = asyncio.current_task()
             try:
-                async with self._transaction() as session:
-                    yield session
+                yield
             finally:
                 self._turn_holder = None
 
@@ -529,19 +563,36 @@ class _SQLiteConnection(AsyncAdapt_aiosqlite_connection):
         conn = self._connection._connection
         return conn is not None and conn.in_transaction
 
-    def _end(self, how: str) -> None:
+    def _ending(self, how: str) -> tuple[Callable[[], None] | None, bool]:
+        """What ends the transaction (``None``: nothing is open) and whether it may run here."""
         self.begin_pending = None
         threaded, self.threaded = self.threaded, False
         conn = self._connection._connection
         if conn is None or (self.idle() and not conn.in_transaction):
-            return
+            return None, True
+        return getattr(conn, how), not threaded and self.may_run_inline()
+
+    def _end(self, how: str) -> None:
         try:
-            if not threaded and self.may_run_inline():
-                getattr(conn, how)()
+            end, here = self._ending(how)
+            if end is None:
                 return
-            await_(self.hand_off(getattr(conn, how)))
+            if here:
+                end()
+                return
+            await_(self.hand_off(end))
         except Exception as error:
             self._handle_exception(error)
+
+    async def end(self, how: str) -> None:
+        """``commit`` or ``rollback`` outside SQLAlchemy (``bot/statements.py``), as ``_end`` does."""
+        end, here = self._ending(how)
+        if end is None:
+            return
+        if here:
+            end()
+        else:
+            await self.hand_off(end)
 
     def commit(self) -> None:
         """Commit, if there is anything to commit."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import exc, func, literal, select, text
 
 from bot.db import Database
+from bot.statements import Prepared
 from tests.harness.world import TestDatabase
 
 POLLS = 500  # each one is a round trip on the admin connection, which lets the loop see the close
@@ -93,5 +94,26 @@ async def test_a_connection_killed_during_a_session_fails_that_session_only(
         assert raised.value.connection_invalidated
         after = await _pid(pg)
         assert after != pid
+    finally:
+        await admin.close()
+
+
+async def test_a_connection_killed_during_a_direct_transaction_fails_it_only(
+    pg: Database, test_db: TestDatabase
+) -> None:
+    """A direct transaction (``bot/statements.py``) whose connection dies raises SQLAlchemy's
+    error, invalidates that connection, and the next one gets a fresh connection."""
+    backend_pid = Prepared(select(func.pg_backend_pid()))
+    one = Prepared(select(literal(1)))
+    admin = test_db.open()
+    try:
+        with pytest.raises(exc.DBAPIError) as raised:
+            async with pg.direct() as q:
+                pid = await q.scalar(backend_pid)
+                await _terminate(admin, pid)
+                await q.scalar(one)
+        assert raised.value.connection_invalidated
+        async with pg.direct() as q:
+            assert await q.scalar(backend_pid) != pid
     finally:
         await admin.close()

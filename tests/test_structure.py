@@ -63,9 +63,9 @@ def test_services_do_not_pull_discord_in_even_indirectly() -> None:
 
 
 def test_no_session_waits_for_another_task_or_publishes() -> None:
-    """On SQLite this process's sessions take turns (``Database.session``): a session that waits for
-    another task (which may open a session of its own), or publishes an event whose subscribers
-    may, would wait for its own turn forever."""
+    """On SQLite this process's sessions and direct transactions take turns (``Database.session``):
+    one that waits for another task (which may open a session of its own), or publishes an event
+    whose subscribers may, would wait for its own turn forever."""
     forbidden = {"gather", "create_task", "wait_for", "shield", "wait", "publish", "to_thread"}
     offenders = []
     for folder in ("bot", "cogs"):
@@ -73,7 +73,9 @@ def test_no_session_waits_for_another_task_or_publishes() -> None:
             for node in ast.walk(ast.parse(path.read_text())):
                 if not isinstance(node, ast.AsyncWith):
                     continue
-                if not any("session(" in ast.unparse(item.context_expr) for item in node.items):
+                if not any(
+                    opens in ast.unparse(item.context_expr) for item in node.items for opens in ("session(", "direct(")
+                ):
                     continue
                 for inner in (n for stmt in node.body for n in ast.walk(stmt)):
                     func = inner.func if isinstance(inner, ast.Call) else None
