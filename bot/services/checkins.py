@@ -20,7 +20,6 @@ Time rules (all in the guild's time zone, ``services.guilds``):
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import random
@@ -52,6 +51,7 @@ from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, MemberActive
 from bot.services.rows import by_key, dialect_insert
 from bot.sharding import GuildScope, in_scope
+from bot.statements import Prepared, Statements
 
 log = logging.getLogger(__name__)
 
@@ -487,16 +487,8 @@ class CheckinService:
 
     async def open_week(self, guild_id: int, now: datetime) -> OpenWeek:
         """The week answered now: the latest post of the last 7 days, else the local ISO week."""
-        async with self.db.session() as s:
-            return await self._open_week(s, guild_id, now)
-
-    async def _open_week(self, s: AsyncSession, guild_id: int, now: datetime) -> OpenWeek:
-        params = {"guild": guild_id, "since": now - timedelta(days=7), "now": now}
-        post = (await s.exec(_LATEST_POST, params=params)).first()  # type: ignore[call-overload]
-        if post is not None:
-            return OpenWeek(post.week, post.thread_id, True)
-        timezone = (await s.exec(_GUILD_TIMEZONE, params={"guild": guild_id})).first()  # type: ignore[call-overload]
-        return OpenWeek(week_key(now.astimezone(ZoneInfo(timezone or "UTC")).date()), None, False)
+        async with self.db.direct(read=True) as q:
+            return await _open_week(q, guild_id, now)
 
     # ------------------------------------------------------------------------------ answers
 
@@ -520,24 +512,30 @@ class CheckinService:
             raise InvalidInput("checkins.errors.note_too_long", limit=NOTE_MAX)
         if skipped:
             mood, note, share = None, None, False
-        async with self.db.session() as s:
-            open_ = await self._open_week(s, guild_id, now)
+        async with self.db.direct() as q:  # statements straight to the driver: the hot path
+            open_ = await _open_week(q, guild_id, now)
             if week is not None and week != open_.week:
                 raise InvalidInput("checkins.errors.week_closed")
             share_unavailable = bool(share and note and open_.thread_id is None)
             shared = bool(share and note and open_.thread_id is not None)
             # Four statements before the answer: the open week, every week the member answered
             # (with "skipped") and every posted week in one, then two upserts.
-            answered, posted = await _answers_and_posts(s, guild_id, member_id)
+            answered, posted = await _answers_and_posts(q, guild_id, member_id)
             before = answered.get(open_.week)  # None: first answer of the week
             changed = before is not None
             publish = before is None or before != skipped
-            answer = {"skipped": skipped, "mood": mood, "note": note, "shared": shared, "answered_at": now}
-            await s.exec(  # type: ignore[call-overload]
-                _upserts(self.db.dialect).answer,
-                params={"guild_id": guild_id, "member_id": member_id, "week": open_.week, **answer},
+            await q.run(
+                _UPSERT_ANSWER,
+                guild_id=guild_id,
+                member_id=member_id,
+                week=open_.week,
+                skipped=skipped,
+                mood=mood,
+                note=note,
+                shared=shared,
+                answered_at=now,
             )
-            await _reopen_member(s, self.db.dialect, guild_id, member_id, now)
+            await q.run(_REOPEN_MEMBER, guild_id=guild_id, member_id=member_id, updated_at=now)
             streak = compute_streak([*answered, open_.week], posted, open_.week)
         if publish:
             await self.events.publish(CheckinAnswered(guild_id, member_id, open_.week, skipped, now))
@@ -557,7 +555,7 @@ class CheckinService:
         """The member's own last ``weeks`` weeks (newest first) and streak."""
         async with self.db.read() as s:
             # Two statements: the guild's posted weeks with its time zone (the open week is found
-            # among them, as :meth:`_open_week` would), then the member's answers.
+            # among them, as :func:`_open_week` would), then the member's answers.
             timezone, posts = await _posts_and_timezone(s, guild_id)
             answers = {
                 a.week: a for a in (await s.exec(_MEMBER_ANSWERS, params={"guild": guild_id, "member": member_id}))
@@ -745,8 +743,8 @@ class CheckinService:
         self, guild_id: int, now: datetime
     ) -> tuple[str, bool, list[int], set[frozenset[int]]] | None:
         """The period, DM mode, buddies and last round's pairs of a guild whose round is due."""
+        open_ = await self.open_week(guild_id, now)
         async with self.db.read(bulk=True) as s:  # every buddy of the guild
-            open_ = await self._open_week(s, guild_id, now)
             if not open_.posted:
                 return None
             schedule = (await _schedules(s, [guild_id])).get(guild_id) or Schedule(guild_id)
@@ -963,36 +961,29 @@ async def _touch_member(s: AsyncSession, dialect: str, guild_id: int, member_id:
     return row
 
 
-async def _reopen_member(s: AsyncSession, dialect: str, guild_id: int, member_id: int, now: datetime) -> None:
-    """:func:`_touch_member` in one statement, for callers that do not need the row."""
-    params = {"guild_id": guild_id, "member_id": member_id, "updated_at": now}
-    await s.exec(_upserts(dialect).reopen_member, params=params)  # type: ignore[call-overload]
-
-
-@dataclass(frozen=True)
-class _Upserts:
-    """The check-in upserts of one dialect, built once (building one per answer cost more than
-    running it: ``bench/command_overhead.py``). Executed with the row's values as parameters."""
-
-    answer: Any  # CheckinAnswer: a member's answer of a week, replacing an earlier one
-    reopen_member: Any  # CheckinMember: created, or its DMs open again
-
-
-@functools.cache
-def _upserts(dialect: str) -> _Upserts:
-    # On the tables, not the models: an insert of a model goes through the ORM's bulk-insert path.
+def _upsert_answer(dialect: str) -> Any:
+    """A member's answer of a week, replacing an earlier one."""
     answer = dialect_insert(dialect, CheckinAnswer.__table__)
-    member = dialect_insert(dialect, CheckinMember.__table__)
-    return _Upserts(
-        answer=answer.on_conflict_do_update(
-            index_elements=["guild_id", "member_id", "week"],
-            set_={name: answer.excluded[name] for name in ("skipped", "mood", "note", "shared", "answered_at")},
-        ),
-        reopen_member=member.on_conflict_do_update(
-            index_elements=["guild_id", "member_id"],
-            set_={"dm_closed": false(), "updated_at": member.excluded.updated_at},
-        ),
+    return answer.on_conflict_do_update(
+        index_elements=["guild_id", "member_id", "week"],
+        set_={name: answer.excluded[name] for name in ("skipped", "mood", "note", "shared", "answered_at")},
     )
+
+
+def _reopen_member(dialect: str) -> Any:
+    """:func:`_touch_member` in one statement, for callers that do not need the row: the member
+    is created, or their DMs are open again."""
+    member = dialect_insert(dialect, CheckinMember.__table__)
+    return member.on_conflict_do_update(
+        index_elements=["guild_id", "member_id"],
+        set_={"dm_closed": false(), "updated_at": member.excluded.updated_at},
+    )
+
+
+_UPSERT_ANSWER = Prepared(
+    _upsert_answer, columns=["guild_id", "member_id", "week", "skipped", "mood", "note", "shared", "answered_at"]
+)
+_REOPEN_MEMBER = Prepared(_reopen_member, columns=["guild_id", "member_id", "updated_at"])
 
 
 def _answers_and_posts_query() -> Any:
@@ -1007,9 +998,9 @@ def _answers_and_posts_query() -> Any:
     return union_all(answers, posts)
 
 
-_ANSWERS_AND_POSTS = _answers_and_posts_query()
+_ANSWERS_AND_POSTS = Prepared(_answers_and_posts_query())
 #: The guild's latest check-in post between ``since`` and ``now`` (the week being answered).
-_LATEST_POST = (
+_LATEST_POST = Prepared(
     select(col(CheckinPost.week), col(CheckinPost.thread_id))
     .where(
         col(CheckinPost.guild_id) == bindparam("guild"),
@@ -1020,15 +1011,24 @@ _LATEST_POST = (
     .order_by(col(CheckinPost.scheduled_at).desc())
     .limit(1)
 )
-_GUILD_TIMEZONE = select(col(GuildConfig.timezone)).where(col(GuildConfig.guild_id) == bindparam("guild"))
+_GUILD_TIMEZONE = Prepared(select(col(GuildConfig.timezone)).where(col(GuildConfig.guild_id) == bindparam("guild")))
 
 
-async def _answers_and_posts(s: AsyncSession, guild_id: int, member_id: int) -> tuple[dict[str, bool], list[str]]:
+async def _open_week(q: Statements, guild_id: int, now: datetime) -> OpenWeek:
+    """:meth:`CheckinService.open_week` inside a transaction."""
+    post = await q.first(_LATEST_POST, guild=guild_id, since=now - timedelta(days=7), now=now)
+    if post is not None:
+        week, thread_id = post
+        return OpenWeek(week, thread_id, True)
+    timezone = await q.scalar(_GUILD_TIMEZONE, guild=guild_id)
+    return OpenWeek(week_key(now.astimezone(ZoneInfo(timezone or "UTC")).date()), None, False)
+
+
+async def _answers_and_posts(q: Statements, guild_id: int, member_id: int) -> tuple[dict[str, bool], list[str]]:
     """``({week: skipped} of the member's answers, [posted weeks])`` in one statement."""
     answered: dict[str, bool] = {}
     posted: list[str] = []
-    params = {"guild": guild_id, "member": member_id}
-    for week, skipped, is_answer in (await s.exec(_ANSWERS_AND_POSTS, params=params)).all():  # type: ignore[call-overload]
+    for week, skipped, is_answer in await q.rows(_ANSWERS_AND_POSTS, guild=guild_id, member=member_id):
         if is_answer:
             answered[week] = bool(skipped)
         else:
@@ -1063,7 +1063,7 @@ async def _posts_and_timezone(s: AsyncSession, guild_id: int) -> tuple[str, list
 
 
 def _open_among(posts: Iterable[tuple[str, int | None, datetime]], now: datetime) -> OpenWeek | None:
-    """:meth:`CheckinService._open_week` over already-read posted weeks: the latest posted within
+    """:func:`_open_week` over already-read posted weeks: the latest posted within
     the last 7 days."""
     recent = [p for p in posts if now - timedelta(days=7) < p[2] <= now]
     if not recent:
