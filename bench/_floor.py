@@ -2,15 +2,16 @@
 
 :class:`StatementLog` records every statement the bot sends (SQLAlchemy's
 ``before_cursor_execute``, and ``bot.statements.LISTENERS`` for direct transactions: the
-statement text and its bound parameters, as they reach the driver) grouped into transactions (``begin`` … ``commit``/``rollback``), from the moment
-migrations are done. :class:`Floor` replays that log, in order, on a second database migrated
-the same way — a SQLite file next to the bot's, or a second schema in the same PostgreSQL
-database — over one raw driver connection (aiosqlite / asyncpg, no SQLAlchemy, no pool):
-``BEGIN IMMEDIATE`` (SQLite) / ``BEGIN``, the statements, ``COMMIT`` (or ``ROLLBACK`` where the
-bot rolled back). Because the replica starts from the same state and receives the same
-statements in the same order, every insert gets the same ids and every statement meets the
-same rows, so the replay does the same work, commits included. Replaying right after each
-sample keeps bot and floor interleaved on the same machine state.
+statement text and its bound parameters, as they reach the driver) grouped into transactions
+(``begin`` … ``commit``/``rollback``), from the moment migrations are done. :class:`Floor`
+replays that log, in order, on a second database migrated the same way — a SQLite file next to
+the bot's, or a second schema in the same PostgreSQL database — over one raw driver connection
+(aiosqlite / asyncpg, no SQLAlchemy, no pool): ``BEGIN IMMEDIATE`` (SQLite) / ``BEGIN``, the
+statements, ``COMMIT`` (or ``ROLLBACK`` where the bot rolled back). Because the replica starts
+from the same state and receives the same statements in the same order, every insert gets the
+same ids and every statement meets the same rows, so the replay does the same work, commits
+included. Replaying right after each sample keeps bot and floor interleaved on the same machine
+state.
 
 A command's floor is then the no-op command's median (Discord → bot → answer with no work) plus
 the median replay time of that command's own transactions.
