@@ -99,7 +99,6 @@ class StatementLog:
         else:
             tx.statements.append((statement, _copy(parameters), many))
 
-
     def _direct(self, dbapi_connection: Any, what: str, sql: str | None, parameters: Any) -> None:
         """A direct transaction's step (``bot/statements.py``), keyed as the engines' are."""
         if not self.on:

@@ -210,4 +210,3 @@ def _strip_nul(args: tuple[Any, ...]) -> tuple[Any, ...]:
     if not any(isinstance(a, str) and "\x00" in a for a in args):
         return args
     return tuple(a.replace("\x00", "") if isinstance(a, str) else a for a in args)
-

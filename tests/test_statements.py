@@ -27,9 +27,7 @@ _ANSWER_OF = Prepared(
     )
 )
 _COUNT = Prepared(select(CheckinAnswer.id).where(col(CheckinAnswer.guild_id) == bindparam("guild")))
-_MOOD_UP = Prepared(
-    update(_ANSWER).where(_ANSWER.c.guild_id == bindparam("guild")).values(mood=_ANSWER.c.mood + 1)
-)
+_MOOD_UP = Prepared(update(_ANSWER).where(_ANSWER.c.guild_id == bindparam("guild")).values(mood=_ANSWER.c.mood + 1))
 
 
 def _now() -> datetime:
