@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.errors import InvalidInput, NotAllowed, NotConfigured
 from bot.models.conduct import CodeOfConduct, ConductAck
 from bot.services.context import ServiceContext
+from bot.statements import Prepared
 
 #: Longest text per language (a modal paragraph field holds 4000; an embed description 4096).
 MAX_TEXT = 4000
@@ -162,12 +164,10 @@ class ConductService:
         """Raise :class:`bot.errors.NotAllowed` when the guild asks new members to acknowledge its
         code of conduct first and this member has not. Help (``/ask``) and report (``/report``)
         flows call this before anything else."""
-        async with self.db.session() as s:
-            row = await s.get(CodeOfConduct, guild_id)
-            if row is None or not row.require_ack:
-                return
-            if await _ack(s, guild_id, member_id, row.version) is not None:
-                return
+        async with self.db.direct(read=True) as q:  # on every /ask and /report: one statement
+            row = await q.first(_GATE, guild=guild_id, member=member_id)
+        if row is None or not row[0] or row[1]:  # no rules, no acknowledgement asked, or given
+            return
         raise NotAllowed("conduct.errors.ack_required")
 
     async def rules_summary(self, guild_id: int, lang: str = "en") -> list[Rule]:
@@ -186,6 +186,21 @@ class ConductService:
                 return 0
             stmt = select(func.count()).where(ConductAck.guild_id == guild_id, ConductAck.version == row.version)
             return (await s.exec(stmt)).one()
+
+
+_CODES = CodeOfConduct.__table__  # type: ignore[attr-defined]
+_ACKS = ConductAck.__table__  # type: ignore[attr-defined]
+#: ``(require_ack, acknowledged)`` of the guild's code of conduct and a member (no row: no code).
+_GATE = Prepared(
+    select(
+        _CODES.c.require_ack,
+        exists().where(
+            _ACKS.c.guild_id == _CODES.c.guild_id,
+            _ACKS.c.member_id == bindparam("member"),
+            _ACKS.c.version == _CODES.c.version,
+        ),
+    ).where(_CODES.c.guild_id == bindparam("guild"))
+)
 
 
 async def _ack(s: AsyncSession, guild_id: int, member_id: int, version: int) -> ConductAck | None:

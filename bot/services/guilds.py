@@ -16,7 +16,7 @@ from bot import i18n
 from bot.errors import InvalidInput
 from bot.models.guild import GuildConfig, GuildProblem
 from bot.services.context import ServiceContext
-from bot.services.rows import by_key
+from bot.statements import Prepared
 
 ChannelKind = Literal["help", "mod", "checkin"]
 
@@ -164,9 +164,9 @@ class GuildService:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         seen = self._changes.get(guild_id, 0)
-        async with self.db.read() as s:
-            row = await by_key(s, GuildConfig, guild_id)
-        settings = _to_settings(row) if row else GuildSettings(guild_id=guild_id)
+        async with self.db.direct(read=True) as q:
+            row = await q.first(_SETTINGS, guild=guild_id)
+        settings = GuildSettings(*row) if row else GuildSettings(guild_id=guild_id)
         if self._changes.get(guild_id, 0) == seen:
             self._cache[guild_id] = (time.monotonic() + CACHE_SECONDS, settings)
         return settings
@@ -255,6 +255,15 @@ def _visibility(settings: GuildSettings, seen: ChannelObservation) -> list[Findi
     if others:
         return [Finding("error", "setup.health.mod_channel_visible", {"roles": ", ".join(sorted(others))[:900]})]
     return []
+
+
+_CONFIG = GuildConfig.__table__  # type: ignore[attr-defined]
+#: :class:`GuildSettings`' fields, in its order.
+_SETTINGS = Prepared(
+    select(*(_CONFIG.c[name] for name in GuildSettings.__dataclass_fields__)).where(
+        _CONFIG.c.guild_id == bindparam("guild")
+    )
+)
 
 
 def _to_settings(row: GuildConfig) -> GuildSettings:

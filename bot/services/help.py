@@ -36,6 +36,7 @@ from bot.services.events import HelpResolved, MemberActive
 from bot.services.guilds import validate_timezone
 from bot.services.rows import by_key
 from bot.sharding import GuildScope, in_scope
+from bot.statements import Prepared
 
 WANTS = ("listening", "advice", "resources")
 THREAD_MODES = ("public", "private")
@@ -506,8 +507,8 @@ class HelpService:
             "created_at": now,
         }
         row = {**fields, "last_activity_at": now, "next_attempt_at": now}
-        async with self.db.session() as s:  # a Core insert: no ORM flush
-            request_id = (await s.exec(_INSERT_REQUEST, params=row)).scalar_one()  # type: ignore[call-overload]
+        async with self.db.direct() as q:  # straight to the driver: the hot path
+            request_id = await q.scalar(_INSERT_REQUEST, **row)
         request = Request(
             id=request_id,
             **fields,
@@ -1061,7 +1062,23 @@ def _settings(row: HelpConfig) -> HelpSettings:
 
 
 _REQUESTS = HelpRequest.__table__  # type: ignore[attr-defined]
-_INSERT_REQUEST = _REQUESTS.insert().returning(_REQUESTS.c.id)
+_INSERT_REQUEST = Prepared(
+    _REQUESTS.insert().returning(_REQUESTS.c.id),
+    columns=[
+        "guild_id",
+        "asker_id",
+        "topic_key",
+        "topic_name",
+        "title",
+        "body",
+        "wants",
+        "content_note",
+        "private",
+        "created_at",
+        "last_activity_at",
+        "next_attempt_at",
+    ],
+)
 _NEW_REQUEST_STATE = _REQUESTS.c.state.default.arg  # what the insert gives a new request
 _NEW_THREAD_STATE = _REQUESTS.c.thread_state.default.arg
 

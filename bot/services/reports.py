@@ -18,7 +18,6 @@ The rules that keep reporters safe and reports from being lost:
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,8 +31,9 @@ from bot.errors import InvalidInput, NotAllowed, NotFound, TryLater
 from bot.models.reports import Report, ReportAudit, ReportGuild, ReportInvite, ReportRevealApproval
 from bot.services.context import ServiceContext
 from bot.services.events import ConflictClosed
-from bot.services.rows import by_key, dialect_insert
+from bot.services.rows import dialect_insert
 from bot.sharding import GuildScope, in_scope
+from bot.statements import Prepared, Statements
 
 Action = Literal["claim", "resolve", "dismiss", "note"]
 Outcome = Literal["agreement", "no_agreement", "escalated"]
@@ -245,9 +245,8 @@ class ReportService:
 
     async def limits(self, guild_id: int) -> Limits:
         """The guild's report limits (defaults when never set)."""
-        async with self.db.read() as s:
-            row = await by_key(s, ReportGuild, guild_id)
-        return Limits(row.burst_limit, row.burst_minutes, row.daily_limit) if row else Limits()
+        async with self.db.direct(read=True) as q:
+            return await _limits(q, guild_id)
 
     async def set_limits(
         self, guild_id: int, *, burst: int | None = None, minutes: int | None = None, daily: int | None = None
@@ -276,7 +275,7 @@ class ReportService:
 
     async def _check(
         self,
-        s: AsyncSession,
+        q: Statements,
         limits: Limits,
         *,
         guild_id: int,
@@ -289,8 +288,7 @@ class ReportService:
             raise InvalidInput("reports.errors.self")
         if reported_is_bot:
             raise InvalidInput("reports.errors.bot")
-        params = {"guild": guild_id, "reporter": reporter_id, "since": now - DAY}
-        recent = (await s.exec(_REPORTED_SINCE, params=params)).all()  # type: ignore[call-overload]
+        recent = [at for (at,) in await q.rows(_REPORTED_SINCE, guild=guild_id, reporter=reporter_id, since=now - DAY)]
         if len(recent) >= limits.daily:
             raise TryLater("reports.errors.daily_limit", retry_at=recent[len(recent) - limits.daily] + DAY)
         window = timedelta(minutes=limits.minutes)
@@ -302,12 +300,10 @@ class ReportService:
         self, guild_id: int, reporter_id: int, reported_id: int, *, reported_is_bot: bool, now: datetime
     ) -> None:
         """Raise what :meth:`file_report` would raise, before the member types their details."""
-        async with self.db.read() as s:  # one snapshot: the limits, then the reporter's reports
-            row = await by_key(s, ReportGuild, guild_id)
-            limits = Limits(row.burst_limit, row.burst_minutes, row.daily_limit) if row else Limits()
+        async with self.db.direct(read=True) as q:  # one snapshot: the limits, then the reporter's reports
             await self._check(
-                s,
-                limits,
+                q,
+                await _limits(q, guild_id),
                 guild_id=guild_id,
                 reporter_id=reporter_id,
                 reported_id=reported_id,
@@ -334,14 +330,12 @@ class ReportService:
         reason = _clean(reason, 200)
         if not reason:
             raise InvalidInput("reports.errors.no_reason")
-        async with self.db.session() as s:
+        async with self.db.direct() as q:  # statements straight to the driver: the hot path
             # One statement takes the guild's next case number (its row created if needed, and
             # locked until the transaction ends) and reads its limits; a refusal below rolls it back.
-            case_no, burst, minutes, daily = (
-                await s.exec(_next_case(self.db.dialect), params={"guild_id": guild_id})  # type: ignore[call-overload]
-            ).one()
+            case_no, burst, minutes, daily = await q.first(_NEXT_CASE, guild_id=guild_id)  # type: ignore[misc]
             await self._check(
-                s,
+                q,
                 Limits(burst, minutes, daily),
                 guild_id=guild_id,
                 reporter_id=reporter_id,
@@ -361,6 +355,7 @@ class ReportService:
                 "rule_ref": _clean(rule_ref, 100),
                 "created_at": now,
                 "next_attempt_at": now,
+                **_NO_EVIDENCE,
             }
             if evidence is not None:
                 row.update(
@@ -373,9 +368,8 @@ class ReportService:
                     evidence_attachments="\n".join(a[:200] for a in evidence.attachments)[:1000],
                     evidence_created_at=evidence.created_at,
                 )
-            report_id = (await s.exec(_INSERT_REPORT, params=row)).scalar_one()  # type: ignore[call-overload]
-            audit = {"report_id": report_id, "actor_id": None, "action": "filed", "detail": kind, "at": now}
-            await s.exec(_INSERT_AUDIT, params=audit)  # type: ignore[call-overload]
+            report_id = await q.scalar(_INSERT_REPORT, **row)
+            await q.run(_INSERT_AUDIT, report_id=report_id, actor_id=None, action="filed", detail=kind, at=now)
             return Receipt(report_id=report_id, case_no=case_no)
 
     async def opt_in_notify(self, report_id: int, member_id: int) -> int:
@@ -710,10 +704,42 @@ class ReportService:
 # ``bench/command_overhead.py``); Core inserts on the tables, not the ORM's flush.
 _GUILDS = ReportGuild.__table__  # type: ignore[attr-defined]
 _REPORTS = Report.__table__  # type: ignore[attr-defined]
-_INSERT_REPORT = _REPORTS.insert().returning(_REPORTS.c.id)
-_INSERT_AUDIT = ReportAudit.__table__.insert()  # type: ignore[attr-defined]
+#: A report without a message as evidence.
+_NO_EVIDENCE: dict[str, Any] = {
+    "evidence_message_id": None,
+    "evidence_channel_id": None,
+    "evidence_author_id": None,
+    "evidence_author_name": "",
+    "evidence_jump_url": "",
+    "evidence_content": "",
+    "evidence_attachments": "",
+    "evidence_created_at": None,
+}
+_FILED = [
+    "guild_id",
+    "case_no",
+    "reporter_id",
+    "reported_id",
+    "kind",
+    "reason",
+    "details",
+    "rule_ref",
+    "created_at",
+    "next_attempt_at",
+    *_NO_EVIDENCE,
+]
+_INSERT_REPORT = Prepared(_REPORTS.insert().returning(_REPORTS.c.id), columns=_FILED)
+_INSERT_AUDIT = Prepared(
+    ReportAudit.__table__.insert(),  # type: ignore[attr-defined]
+    columns=["report_id", "actor_id", "action", "detail", "at"],
+)
+_LIMITS = Prepared(
+    select(_GUILDS.c.burst_limit, _GUILDS.c.burst_minutes, _GUILDS.c.daily_limit).where(
+        _GUILDS.c.guild_id == bindparam("guild")
+    )
+)
 #: The reporter's reports since ``since``, oldest first (the daily and burst limits).
-_REPORTED_SINCE = (
+_REPORTED_SINCE = Prepared(
     select(col(Report.created_at))
     .where(
         col(Report.guild_id) == bindparam("guild"),
@@ -724,10 +750,18 @@ _REPORTED_SINCE = (
 )
 
 
-@functools.cache
 def _next_case(dialect: str) -> Any:
     """The guild's next case number and its limits: ``(case_no, burst, minutes, daily)``."""
     stmt = dialect_insert(dialect, _GUILDS).values(guild_id=bindparam("guild_id"), last_case=1)
     return stmt.on_conflict_do_update(
         index_elements=["guild_id"], set_={"last_case": _GUILDS.c.last_case + 1}
     ).returning(_GUILDS.c.last_case, _GUILDS.c.burst_limit, _GUILDS.c.burst_minutes, _GUILDS.c.daily_limit)
+
+
+_NEXT_CASE = Prepared(_next_case)
+
+
+async def _limits(q: Statements, guild_id: int) -> Limits:
+    """The guild's report limits (defaults when never set)."""
+    row = await q.first(_LIMITS, guild=guild_id)
+    return Limits(*row) if row else Limits()
