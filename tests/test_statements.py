@@ -16,6 +16,7 @@ from bot import statements
 from bot.db import Database
 from bot.models.checkins import CheckinAnswer, CheckinMember
 from bot.statements import Prepared
+from tests.test_db import _count_hand_offs
 
 _ANSWER = CheckinAnswer.__table__
 _INSERT_ANSWER = Prepared(
@@ -129,18 +130,9 @@ async def test_sqlite_direct_statements_run_on_the_loop_without_a_hand_off(
 ) -> None:
     if db.dialect != "sqlite":
         pytest.skip("SQLite only")
-    import aiosqlite
-
     monkeypatch.setattr(db_module, "INLINE_LIMIT_MS", 10_000.0)
     monkeypatch.setattr(db_module, "_slow_statements", set())
-    calls: list[object] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
-        calls.append(fn)
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    calls = _count_hand_offs(monkeypatch)
     async with db.direct() as q:
         await q.run(_INSERT_ANSWER, **_answer(5, "2026-W49"))
     async with db.direct(read=True) as q:
