@@ -120,8 +120,8 @@ async def test_settings_are_cached_and_an_update_is_seen_at_once(services: Servi
 async def test_a_read_that_overlaps_an_update_never_caches_the_old_settings(services: Services) -> None:
     """Reads don't wait for writes on SQLite: a read that began before an update may finish after
     it; what it saw must not be cached over the change (a removed moderator role would stay).
-    The read is held open at its end (a pause point around the real ``db.read()``) while the
-    update commits, which is the interleaving that happens by chance under load."""
+    The read is held open at its end (a pause point around the real ``db.direct(read=True)``)
+    while the update commits, which is the interleaving that happens by chance under load."""
     import asyncio
     import contextlib
 
@@ -134,9 +134,10 @@ async def test_a_read_that_overlaps_an_update_never_caches_the_old_settings(serv
             return getattr(real_db, name)
 
         @contextlib.asynccontextmanager
-        async def read(self):  # type: ignore[no-untyped-def]
-            async with real_db.read() as s:
-                yield s
+        async def direct(self, *, read: bool = False):  # type: ignore[no-untyped-def]
+            assert read, "GuildService.get only reads"
+            async with real_db.direct(read=True) as q:
+                yield q
             read_done.set()
             await go_on.wait()
 
@@ -144,7 +145,7 @@ async def test_a_read_that_overlaps_an_update_never_caches_the_old_settings(serv
     try:
         guilds._cache.clear()
         reading = asyncio.create_task(guilds.get(guild))
-        await read_done.wait()  # it has read role 1000 ...
+        await asyncio.wait_for(read_done.wait(), 10)  # it has read role 1000 ...
         await guilds.update(guild, NOW, mod_role_id=2000)  # ... and the change commits meanwhile
         go_on.set()
         assert (await reading).mod_role_id == 1000
