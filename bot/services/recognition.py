@@ -31,7 +31,7 @@ from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, bindparam, case, func, insert, or_, update
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,7 +48,9 @@ from bot.models.recognition import (
 )
 from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, ConflictClosed, HelpResolved
+from bot.services.rows import dialect_insert
 from bot.sharding import GuildScope, in_scope
+from bot.statements import Prepared, Statements
 
 log = logging.getLogger(__name__)
 
@@ -241,20 +243,20 @@ class RecognitionService:
         cached = self._cached(guild_id)
         if cached is not None:
             return cached
-        async with self.db.session() as s:
-            return await self._config(s, guild_id)
+        async with self.db.direct(read=True) as q:
+            return await self._config(q, guild_id)
 
     def _cached(self, guild_id: int) -> RecognitionSettings | None:
         cached = self._cache.get(guild_id)
         return cached[1] if cached is not None and cached[0] > _monotonic() else None
 
-    async def _config(self, s: AsyncSession, guild_id: int) -> RecognitionSettings:
-        """The settings from the cache, else read in ``s`` (and cached)."""
+    async def _config(self, q: Statements, guild_id: int) -> RecognitionSettings:
+        """The settings from the cache, else read in ``q`` (and cached)."""
         cached = self._cached(guild_id)
         if cached is not None:
             return cached
-        row = await s.get(RecognitionConfig, guild_id)
-        conf = _settings(row) if row else RecognitionSettings(guild_id=guild_id)
+        row = await q.first(_CONFIG, guild=guild_id)
+        conf = RecognitionSettings(*row) if row else RecognitionSettings(guild_id=guild_id)
         self._cache[guild_id] = (_monotonic() + CACHE_SECONDS, conf)
         return conf
 
@@ -341,29 +343,34 @@ class RecognitionService:
             raise NotAllowed("recognition.errors.bot")
         reason = " ".join(reason.split())[:MAX_REASON]
         key = f"{source}:{ref}:by:{giver_id}" if ref is not None else None
-        async with self.db.session() as s:
-            # Serialise one giver's thanks (PostgreSQL; SQLite transactions are serial anyway).
-            await _member_row(s, guild_id, giver_id, now, lock=True)
-            conf = await self._config(s, guild_id)
-            if key is not None and await _has_key(s, guild_id, receiver_id, key):
+        async with self.db.direct() as q:  # statements straight to the driver: the hot path
+            # Serialise the giver's thanks (the cap) and the receiver's points (milestones): on
+            # PostgreSQL each upsert locks its row until the end, in id order so two transactions
+            # never wait for each other (SQLite's write transactions are serial anyway).
+            for member_id in sorted((giver_id, receiver_id)):
+                await q.run(_LOCK_MEMBER, guild_id=guild_id, member_id=member_id, updated_at=now)
+            conf = await self._config(q, guild_id)
+            if key is not None and await _has_key(q, guild_id, receiver_id, key):
                 raise NotAllowed("recognition.errors.already_thanked")
-            previous = await _check_limits(s, conf, giver_id, receiver_id, now)
+            previous = await _check_limits(q, conf, giver_id, receiver_id, now)
             amount = diminished(conf.thanks_points, previous)
-            entry = {
-                "guild_id": guild_id,
-                "giver_id": giver_id,
-                "receiver_id": receiver_id,
-                "amount": amount,
-                "reason": reason,
-                "source": source,
-                "ref": ref,
-                "award_key": key,
-                "channel_id": channel_id,
-                "message_id": message_id,
-                "created_at": now,
-            }
-            entry_id = (await s.exec(_INSERT_ENTRY, params=entry)).scalar_one()  # a Core insert: no ORM flush
-            return await _result(s, entry_id, guild_id, receiver_id, amount=amount, previous=previous, now=now)
+            entry_id = await q.scalar(
+                _INSERT_ENTRY,
+                guild_id=guild_id,
+                giver_id=giver_id,
+                receiver_id=receiver_id,
+                amount=amount,
+                reason=reason,
+                source=source,
+                ref=ref,
+                award_key=key,
+                channel_id=channel_id,
+                message_id=message_id,
+                created_at=now,
+            )
+            if entry_id is None:  # the same key, from a concurrent delivery
+                raise NotAllowed("recognition.errors.already_thanked")
+            return await _result(q, entry_id, guild_id, receiver_id, amount=amount, previous=previous, now=now)
 
     async def award(
         self, guild_id: int, receiver_id: int, *, amount: int, source: str, ref: int, key: str, now: datetime
@@ -372,25 +379,25 @@ class RecognitionService:
         or worth nothing)."""
         if amount <= 0:
             return None
-        async with self.db.session() as s:
-            if await _has_key(s, guild_id, receiver_id, key):
-                return None
-            entry = RecognitionEntry(
+        async with self.db.direct() as q:
+            await q.run(_LOCK_MEMBER, guild_id=guild_id, member_id=receiver_id, updated_at=now)  # as in thank()
+            entry_id = await q.scalar(
+                _INSERT_ENTRY,
                 guild_id=guild_id,
+                giver_id=None,
                 receiver_id=receiver_id,
                 amount=amount,
+                reason="",
                 source=source,
                 ref=ref,
                 award_key=key,
+                channel_id=None,
+                message_id=None,
                 created_at=now,
             )
-            try:
-                async with s.begin_nested():
-                    s.add(entry)
-            except IntegrityError:  # a concurrent delivery of the same event won
+            if entry_id is None:  # given already (the event was delivered twice)
                 return None
-            assert entry.id is not None
-            return await _result(s, entry.id, guild_id, receiver_id, amount=amount, previous=0, now=now)
+            return await _result(q, entry_id, guild_id, receiver_id, amount=amount, previous=0, now=now)
 
     async def _on_checkin(self, event: CheckinAnswered) -> None:
         if event.skipped:
@@ -721,10 +728,9 @@ def _entry(row: RecognitionEntry) -> Entry:
     )
 
 
-async def _member_row(
-    s: AsyncSession, guild_id: int, member_id: int, now: datetime, *, lock: bool = False
-) -> RecognitionMember:
-    row = await s.get(RecognitionMember, (guild_id, member_id), with_for_update=lock)
+async def _member_row(s: AsyncSession, guild_id: int, member_id: int, now: datetime) -> RecognitionMember:
+    """A member's choices row, created if missing, locked for the change (PostgreSQL)."""
+    row = await s.get(RecognitionMember, (guild_id, member_id), with_for_update=True)
     if row is not None:
         return row
     try:
@@ -732,20 +738,13 @@ async def _member_row(
             row = RecognitionMember(guild_id=guild_id, member_id=member_id, updated_at=now)
             s.add(row)
     except IntegrityError:  # created concurrently
-        row = await s.get(RecognitionMember, (guild_id, member_id), with_for_update=lock, populate_existing=True)
+        row = await s.get(RecognitionMember, (guild_id, member_id), with_for_update=True, populate_existing=True)
         assert row is not None
     return row
 
 
-async def _has_key(s: AsyncSession, guild_id: int, receiver_id: int, key: str) -> bool:
-    found = await s.exec(
-        select(RecognitionEntry.id).where(
-            RecognitionEntry.guild_id == guild_id,
-            RecognitionEntry.receiver_id == receiver_id,
-            RecognitionEntry.award_key == key,
-        )
-    )
-    return found.first() is not None
+async def _has_key(q: Statements, guild_id: int, receiver_id: int, key: str) -> bool:
+    return await q.first(_HAS_KEY, guild=guild_id, receiver=receiver_id, key=key) is not None
 
 
 def _limits_query() -> Any:
@@ -776,26 +775,28 @@ def _limits_query() -> Any:
     return select(last.scalar_subquery(), capped.scalar_subquery(), exchanged.scalar_subquery())
 
 
-_LIMITS = _limits_query()
+_LIMITS = Prepared(_limits_query())
 
 
 async def _check_limits(
-    s: AsyncSession, conf: RecognitionSettings, giver_id: int, receiver_id: int, now: datetime
+    q: Statements, conf: RecognitionSettings, giver_id: int, receiver_id: int, now: datetime
 ) -> int:
     """Refuse a thanks within the pair's cooldown or over the giver's daily cap; otherwise return
     how many thanks the two exchanged (either direction) within :data:`DIMINISH_WINDOW`. One
     statement (:data:`_LIMITS`)."""
     cooldown = timedelta(hours=conf.cooldown_hours)
-    params = {
-        "guild": conf.guild_id,
-        "giver": giver_id,
-        "receiver": receiver_id,
-        "cooldown": now - cooldown,
-        "cap_window": now - CAP_WINDOW,
-        "cap_skip": conf.daily_cap - 1,
-        "diminish_window": now - DIMINISH_WINDOW,
-    }
-    latest, oldest_of_cap, previous = (await s.exec(_LIMITS, params=params)).one()
+    row = await q.first(
+        _LIMITS,
+        guild=conf.guild_id,
+        giver=giver_id,
+        receiver=receiver_id,
+        cooldown=now - cooldown,
+        cap_window=now - CAP_WINDOW,
+        cap_skip=conf.daily_cap - 1,
+        diminish_window=now - DIMINISH_WINDOW,
+    )
+    assert row is not None  # one row of three scalar subqueries
+    latest, oldest_of_cap, previous = row
     if latest is not None:
         raise TryLater("recognition.errors.cooldown", retry_at=_aware(latest) + cooldown, hours=conf.cooldown_hours)
     if oldest_of_cap is not None:
@@ -902,7 +903,7 @@ def _reached_query() -> Any:
 
 
 _TOTALS = _totals_query()
-_REACHED = _reached_query()
+_REACHED = Prepared(_reached_query())
 _RECENT = (  # a member's latest entries (``/points``)
     select(RecognitionEntry)
     .where(
@@ -912,30 +913,82 @@ _RECENT = (  # a member's latest entries (``/points``)
     .limit(bindparam("limit", type_=Integer))
 )
 _ENTRIES = RecognitionEntry.__table__  # type: ignore[attr-defined]
-_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_GRANTS = RecognitionGrant.__table__  # type: ignore[attr-defined]
+_ENTRY_COLUMNS = [
+    "guild_id",
+    "giver_id",
+    "receiver_id",
+    "amount",
+    "reason",
+    "source",
+    "ref",
+    "award_key",
+    "channel_id",
+    "message_id",
+    "created_at",
+]
+#: A new entry's id, or no row when its ``award_key`` was given to the receiver already.
+_INSERT_ENTRY = Prepared(
+    lambda dialect: dialect_insert(dialect, _ENTRIES).on_conflict_do_nothing().returning(_ENTRIES.c.id),
+    columns=_ENTRY_COLUMNS,
+)
+#: A pending grant's id, or no row when the member was granted the milestone already.
+_INSERT_GRANT = Prepared(
+    lambda dialect: dialect_insert(dialect, _GRANTS).on_conflict_do_nothing().returning(_GRANTS.c.id),
+    columns=["guild_id", "member_id", "threshold", "role_id", "created_at"],
+)
+_HAS_KEY = Prepared(
+    select(_ENTRIES.c.id).where(
+        _ENTRIES.c.guild_id == bindparam("guild"),
+        _ENTRIES.c.receiver_id == bindparam("receiver"),
+        _ENTRIES.c.award_key == bindparam("key"),
+    )
+)
+_CONFIG_TABLE = RecognitionConfig.__table__  # type: ignore[attr-defined]
+#: :class:`RecognitionSettings`' fields, in its order.
+_CONFIG = Prepared(
+    select(*(_CONFIG_TABLE.c[name] for name in RecognitionSettings.__dataclass_fields__)).where(
+        _CONFIG_TABLE.c.guild_id == bindparam("guild")
+    )
+)
+
+
+def _lock_member(dialect: str) -> Any:
+    """A member's choices row, created if missing, and on PostgreSQL locked until the end of the
+    transaction (an upsert that changes nothing locks the row it meets)."""
+    member = dialect_insert(dialect, RecognitionMember.__table__)
+    if dialect == "sqlite":
+        return member.on_conflict_do_nothing()
+    return member.on_conflict_do_update(
+        index_elements=["guild_id", "member_id"], set_={"updated_at": RecognitionMember.__table__.c.updated_at}
+    )
+
+
+_LOCK_MEMBER = Prepared(_lock_member, columns=["guild_id", "member_id", "updated_at"])
 
 
 async def _result(
-    s: AsyncSession, entry_id: int, guild_id: int, member_id: int, *, amount: int, previous: int, now: datetime
+    q: Statements, entry_id: int, guild_id: int, member_id: int, *, amount: int, previous: int, now: datetime
 ) -> ThanksResult:
     """After inserting entry ``entry_id`` (``amount`` points for ``member_id``): the new total, and
     pending grants for every milestone reached."""
-    rows = (await s.exec(_REACHED, params={"guild": guild_id, "member": member_id})).all()  # type: ignore[call-overload]
+    rows = await q.rows(_REACHED, guild=guild_id, member=member_id)
     total, private_ = int(rows[0][0]), rows[0][1]
     grants: list[Grant] = []
     for _, _, reached_threshold, role_id in rows:
         if reached_threshold is None:
             continue
-        grant = RecognitionGrant(
-            guild_id=guild_id, member_id=member_id, threshold=reached_threshold, role_id=role_id, created_at=now
+        grant_id = await q.scalar(
+            _INSERT_GRANT,
+            guild_id=guild_id,
+            member_id=member_id,
+            threshold=reached_threshold,
+            role_id=role_id,
+            created_at=now,
         )
-        try:
-            async with s.begin_nested():
-                s.add(grant)
-        except IntegrityError:  # granted concurrently
+        if grant_id is None:  # granted concurrently
             continue
-        assert grant.id is not None
-        grants.append(Grant(grant.id, guild_id, member_id, grant.threshold, grant.role_id))
+        grants.append(Grant(grant_id, guild_id, member_id, reached_threshold, role_id))
     return ThanksResult(
         entry_id=entry_id,
         receiver_id=member_id,

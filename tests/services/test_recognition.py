@@ -155,6 +155,25 @@ async def test_milestones_are_granted_once_even_after_revocation(services: Servi
         await rec.remove_milestone(G, 100)
 
 
+async def test_concurrent_thanks_keep_the_cap_and_reach_each_milestone_once(services: Services) -> None:
+    """Thanks arriving together (PostgreSQL runs them on several connections at once): one giver
+    stays within the daily cap, and a receiver crossing a milestone by two thanks at once gets it
+    once — neither transaction may judge by a total that misses the other's points."""
+    import asyncio
+
+    rec = services.recognition
+    await rec.configure(G, T0, daily_cap=2)
+    results = await asyncio.gather(*(thank(services, A, r, T0) for r in (B, C, D, E)), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["ThanksResult", "ThanksResult", "TryLater", "TryLater"]
+    await rec.add_milestone(G, 15, 777, T0)
+    crossing = await asyncio.gather(thank(services, F, H, T0), thank(services, E, H, T0))
+    assert sorted(r.total for r in crossing) == [10, 20]
+    assert [(g.member_id, g.threshold) for r in crossing for g in r.milestones] == [(H, 15)]
+    award = services.ctx.events.publish(CheckinAnswered(G, H, "2026-W10", skipped=False, at=T0))
+    await asyncio.gather(award, thank(services, D, H, T0 + timedelta(days=1)))
+    assert (await rec.points(G, H, T0 + timedelta(days=1))).total == 10 + 10 + 2 + 10
+
+
 async def test_grants_are_claimed_once_and_failed_ones_wait_for_the_admin(services: Services) -> None:
     rec = services.recognition
     await rec.add_milestone(G, 5, 777, T0)
