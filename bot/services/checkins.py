@@ -49,7 +49,7 @@ from bot.models.checkins import (
 from bot.models.guild import GuildConfig
 from bot.services.context import ServiceContext
 from bot.services.events import CheckinAnswered, MemberActive
-from bot.services.rows import by_key, dialect_insert
+from bot.services.rows import dialect_insert
 from bot.sharding import GuildScope, in_scope
 from bot.statements import Prepared, Statements
 
@@ -323,9 +323,9 @@ class CheckinService:
 
     async def get_schedule(self, guild_id: int) -> Schedule:
         """The guild's schedule (defaults when never configured)."""
-        async with self.db.read() as s:
-            row = await by_key(s, CheckinSchedule, guild_id)
-        return _schedule(row) if row else Schedule(guild_id=guild_id)
+        async with self.db.direct(read=True) as q:  # ``/setup show`` reads it every time
+            row = await q.first(_SCHEDULE, guild=guild_id)
+        return Schedule(*row) if row else Schedule(guild_id=guild_id)
 
     async def configure(self, guild_id: int, now: datetime, **changes: Any) -> Schedule:
         """Change the schedule. ``time="HH:MM"`` is parsed; ranges are checked."""
@@ -980,6 +980,13 @@ def _reopen_member(dialect: str) -> Any:
     )
 
 
+_SCHEDULE_TABLE = CheckinSchedule.__table__  # type: ignore[attr-defined]
+#: :class:`Schedule`'s fields, in its order.
+_SCHEDULE = Prepared(
+    select(*(_SCHEDULE_TABLE.c[name] for name in Schedule.__dataclass_fields__)).where(
+        _SCHEDULE_TABLE.c.guild_id == bindparam("guild")
+    )
+)
 _UPSERT_ANSWER = Prepared(
     _upsert_answer, columns=["guild_id", "member_id", "week", "skipped", "mood", "note", "shared", "answered_at"]
 )

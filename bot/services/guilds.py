@@ -10,7 +10,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import bindparam
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot import i18n
 from bot.errors import InvalidInput
@@ -310,12 +310,15 @@ class HealthService:
 
     async def list(self, guild_id: int) -> list[Problem]:
         """Current problems of a guild, oldest first."""
-        async with self.db.read() as s:
-            rows = (await s.exec(_PROBLEMS, params={"guild": guild_id})).all()  # type: ignore[call-overload]
-        return [Problem(r.key, r.code, r.detail, r.since, r.last_seen) for r in rows]
+        async with self.db.direct(read=True) as q:
+            rows = await q.rows(_PROBLEMS, guild=guild_id)
+        return [Problem(*row) for row in rows]
 
 
 #: A guild's current problems, oldest first (built once: ``/setup show`` reads them each time).
-_PROBLEMS = (
-    select(GuildProblem).where(col(GuildProblem.guild_id) == bindparam("guild")).order_by(col(GuildProblem.since))
+_PROBLEM_TABLE = GuildProblem.__table__  # type: ignore[attr-defined]
+_PROBLEMS = Prepared(
+    select(*(_PROBLEM_TABLE.c[name] for name in Problem.__dataclass_fields__))
+    .where(_PROBLEM_TABLE.c.guild_id == bindparam("guild"))
+    .order_by(_PROBLEM_TABLE.c.since)
 )
