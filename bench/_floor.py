@@ -15,11 +15,17 @@ state.
 
 A command's floor is then the no-op command's median (Discord → bot → answer with no work) plus
 the median replay time of that command's own transactions.
+
+On SQLite the log is replayed twice, on two replicas: through aiosqlite (each statement a round
+trip to its thread, as an asyncio program normally talks to SQLite) and through the standard
+library's ``sqlite3`` on the caller's thread (``inline``: nothing at all between the statement and
+SQLite, the stricter floor — the bot runs its short statements that way too).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,10 +130,12 @@ def _copy(parameters: Any) -> Any:
 class Floor:
     """Replays a :class:`StatementLog` on a replica over one raw driver connection."""
 
-    def __init__(self, log: StatementLog, dialect: str, conn: Any) -> None:
+    def __init__(self, log: StatementLog, dialect: str, conn: Any, inline: sqlite3.Connection | None = None) -> None:
         self.log = log
         self.dialect = dialect
         self.conn = conn
+        self.inline = inline
+        self.inline_elapsed = 0.0  # seconds the inline replica took in the last catch_up
         self.replayed = 0
         self.errors = 0
         self.first_error = ""
@@ -138,10 +146,13 @@ class Floor:
         """A migrated replica of ``db``'s database (empty, as ``db`` was when ``log`` started)."""
         with log.paused():
             conn, schema = await cls._replica(db, tmp)
+            inline = await cls._inline_replica(tmp) if db.dialect == "sqlite" else None
         try:
-            yield cls(log, db.dialect, conn)
+            yield cls(log, db.dialect, conn, inline)
         finally:
             await conn.close()
+            if inline is not None:
+                inline.close()
             if db.dialect == "postgresql":
                 with log.paused():
                     await cls._drop(db, schema)
@@ -172,6 +183,18 @@ class Floor:
         return conn, schema
 
     @staticmethod
+    async def _inline_replica(tmp: Path) -> sqlite3.Connection:
+        path = tmp / "floor-inline.db"
+        replica = Database.from_url(f"sqlite+aiosqlite:///{path}")
+        await replica.migrate()
+        await replica.close()
+        conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
+            conn.execute(f"PRAGMA {pragma}").fetchall()
+        conn.execute("PRAGMA synchronous=NORMAL").fetchall()
+        return conn
+
+    @staticmethod
     async def _drop(db: Database, schema: str) -> None:
         admin = Database.from_url(db.engine.url.render_as_string(hide_password=False))
         async with admin.engine.begin() as c:
@@ -185,13 +208,17 @@ class Floor:
     async def catch_up(self, upto: int | None = None) -> float:
         """Replay every transaction not replayed yet (up to ``upto``); seconds it took."""
         end = len(self.log.done) if upto is None else upto
-        elapsed = 0.0
+        elapsed = self.inline_elapsed = 0.0
         while self.replayed < end:
             tx = self.log.done[self.replayed]
             self.replayed += 1
             started = time.perf_counter()
             await (self._sqlite(tx) if self.dialect == "sqlite" else self._postgres(tx))
             elapsed += time.perf_counter() - started
+            if self.inline is not None:
+                started = time.perf_counter()
+                self._sqlite_inline(tx)
+                self.inline_elapsed += time.perf_counter() - started
         return elapsed
 
     def _failed(self, tx: Transaction, sql: str, error: BaseException) -> None:
@@ -208,11 +235,27 @@ class Floor:
                     await conn.executemany(sql, params)
                 else:
                     await conn.execute_fetchall(sql, params)
-        except sqlite3_errors() as error:
+        except sqlite3.Error as error:
             self._failed(tx, sql, error)
             await conn.execute_fetchall("ROLLBACK")
             return
         await conn.execute_fetchall("COMMIT" if tx.committed else "ROLLBACK")
+
+    def _sqlite_inline(self, tx: Transaction) -> None:
+        conn = self.inline
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params, many in tx.statements:
+                if many:
+                    conn.executemany(sql, params)
+                else:
+                    conn.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            self._failed(tx, sql, error)
+            conn.execute("ROLLBACK")
+            return
+        conn.execute("COMMIT" if tx.committed else "ROLLBACK")
 
     async def _postgres(self, tx: Transaction) -> None:
         conn = self.conn
@@ -228,9 +271,3 @@ class Floor:
             await conn.execute("ROLLBACK")
             return
         await conn.execute("COMMIT" if tx.committed else "ROLLBACK")
-
-
-def sqlite3_errors() -> tuple[type[BaseException], ...]:
-    import sqlite3
-
-    return (sqlite3.Error,)

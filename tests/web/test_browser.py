@@ -95,13 +95,25 @@ class Page:
         """Click; when the click ``leaves`` the page (a link, a form's button), wait until that page
         is gone: reading right after could otherwise meet the old page's elements, or an element
         going stale while it is read."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.wait import WebDriverWait
 
-        left = await self.find(By.TAG_NAME, "html") if leaves else None
-        element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
-        await self.run(element.click)
+        for attempt in range(3):
+            left = await self.find(By.TAG_NAME, "html") if leaves else None
+            element = await self.find(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+            try:
+                await self.run(element.click)
+                break
+            except (StaleElementReferenceException, WebDriverException) as error:
+                # Chromium under load sometimes hands out a node of a document it has just
+                # replaced; the click never happened, so finding the element again is safe.
+                stale = isinstance(error, StaleElementReferenceException) or "does not belong to the document" in (
+                    error.msg or ""
+                )
+                if not stale or attempt == 2:
+                    raise
         if left is not None:
             await self.run(WebDriverWait(self.driver, 15).until, expected_conditions.staleness_of(left))
         await self.console_clean()
